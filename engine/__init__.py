@@ -1,0 +1,29 @@
+"""Vector Workbench's embedded vector database, with pymilvus's `MilvusClient` API.
+
+    from engine import MilvusClient, DataType
+    client = MilvusClient("my.db")   # a directory the engine owns
+
+This package imports neither Qt nor torch (an import-linter contract checks it).
+"""
+
+from engine.client import AnnSearchRequest, EmbeddingList, LoadState, MilvusClient
+from engine.errors import MilvusException
+from engine.index_params import IndexParams
+from engine.schema import CollectionSchema, FieldSchema, StructFieldSchema
+from engine.types import DataType
+from engine.vectors.rankers import RRFRanker, WeightedRanker
+
+__all__ = [
+    "AnnSearchRequest",
+    "CollectionSchema",
+    "DataType",
+    "EmbeddingList",
+    "FieldSchema",
+    "IndexParams",
+    "LoadState",
+    "MilvusClient",
+    "MilvusException",
+    "RRFRanker",
+    "StructFieldSchema",
+    "WeightedRanker",
+]

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Bootstrap .venv/ and run every check: ruff, mypy, import-linter, then the test suite.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/bootstrap.sh
+export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1
+echo "== ruff";          .venv/bin/ruff check .
+echo "== mypy";          .venv/bin/mypy
+echo "== import-linter"; .venv/bin/lint-imports
+echo "== pytest";        .venv/bin/python -m pytest -q "$@"
