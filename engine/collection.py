@@ -167,10 +167,10 @@ class Collection:
                 if deleted is None or not deleted[r]:
                     yield seg.key, r, int(i)
         for g in self._growing.values():
-            for i, pk in enumerate(pks):
-                r = g.pks.get(pk)
-                if r is not None and not g.deleted[r]:
-                    yield g.segment.key, r, i
+            for j, pk in enumerate(pks):
+                row = g.pks.get(pk)
+                if row is not None and not g.deleted[row]:
+                    yield g.segment.key, row, j
 
     def _mark_deleted(self, hits: list[tuple[str, int]]) -> int:
         by_key: dict[str, list[int]] = {}
@@ -302,14 +302,14 @@ class Collection:
                 next_id += 1
             with self.catalog.transaction() as db:
                 for _seg, row in new:
-                    db["segments"].insert(row)
+                    db.table("segments").insert(row)
                 for seg, deleted in self._sealed:
                     if seg.key in self._dirty and deleted is not None:
-                        db["segments"].update(
+                        db.table("segments").update(
                             int(seg.key),
                             {"deleted": np.packbits(deleted).tobytes(), "deleted_count": int(deleted.sum())},
                         )
-                db["collections"].update(self.id, {"sealed_lsn": self._lsn, "last_auto_id": self._last_auto_id})
+                db.table("collections").update(self.id, {"sealed_lsn": self._lsn, "last_auto_id": self._last_auto_id})
             self._sealed.extend((seg, None) for seg, _ in new)
             self._growing = {}
             self._dirty = set()
@@ -335,8 +335,8 @@ class Collection:
             dropped = [seg for seg, _ in self._sealed if seg.partition == partition]
             with self.catalog.transaction() as db:
                 for seg in dropped:
-                    db["segments"].update(int(seg.key), {"state": "dropped"})
-                db["partitions"].delete((self.id, partition))
+                    db.table("segments").update(int(seg.key), {"state": "dropped"})
+                db.table("partitions").delete((self.id, partition))
             self._sealed = [(s, d) for s, d in self._sealed if s.partition != partition]
             self._publish()
             for seg in dropped:

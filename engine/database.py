@@ -67,7 +67,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock_fh = open(path / "LOCK", "a+")  # noqa: SIM115 - held for the database's lifetime
+        self._lock_fh = open(path / "LOCK", "a+")
         try:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,7 +107,7 @@ class Database:
             if self.has(name):
                 raise MilvusException(f"collection {name!r} already exists")
             with self.catalog.transaction() as db:
-                db["collections"].insert(
+                db.table("collections").insert(
                     {
                         "name": name,
                         "schema": schema.to_json(),
@@ -121,7 +121,7 @@ class Database:
                     }
                 )
                 cid = db.execute("select id from collections where name = ?", [name]).fetchone()[0]
-                db["partitions"].insert({"collection_id": cid, "name": "_default", "created": now()})
+                db.table("partitions").insert({"collection_id": cid, "name": "_default", "created": now()})
 
     def drop(self, name: str) -> None:
         with self.lock:

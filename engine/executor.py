@@ -20,7 +20,14 @@ from engine.collection import SegmentState, Snapshot
 from engine.errors import ParamError
 from engine.expr import compile_filter
 from engine.schema import CollectionSchema, FieldSchema
-from engine.types import BINARY_METRICS, DYNAMIC_FIELD, FLOAT_METRICS, MAX_SIM_METRICS, DataType, larger_is_closer
+from engine.types import (
+    BINARY_METRICS,
+    DYNAMIC_FIELD,
+    FLOAT_METRICS,
+    MAX_SIM_METRICS,
+    DataType,
+    larger_is_closer,
+)
 from engine.vectors.metrics import maxsim_scores, score_matrix, top_k
 
 MAX_TOPK = 16384
@@ -100,10 +107,10 @@ def plan_output(schema: CollectionSchema, output_fields: Sequence[str] | None, *
                 if current is not None and sub not in current:
                     struct_subs[top_name] = [*current, sub]
                 continue
-        f = schema.field(name)
-        if f is not None:
+        found = schema.field(name)
+        if found is not None:
             add(name)
-            if f.is_struct_array:
+            if found.is_struct_array:
                 struct_subs[name] = None
             continue
         if name == DYNAMIC_FIELD and schema.enable_dynamic_field:

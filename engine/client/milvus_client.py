@@ -225,12 +225,12 @@ class MilvusClient:
     def load_collection(self, collection_name: str, **kwargs: Any) -> None:
         coll = self._coll(collection_name)
         with self._db.catalog.transaction() as db:
-            db["collections"].update(coll.id, {"loaded": 1})
+            db.table("collections").update(coll.id, {"loaded": 1})
 
     def release_collection(self, collection_name: str, **kwargs: Any) -> None:
         coll = self._coll(collection_name)
         with self._db.catalog.transaction() as db:
-            db["collections"].update(coll.id, {"loaded": 0})
+            db.table("collections").update(coll.id, {"loaded": 0})
         coll.release()
 
     def get_load_state(self, collection_name: str, partition_name: str = "", **kwargs: Any) -> dict[str, LoadState]:
@@ -254,7 +254,7 @@ class MilvusClient:
         if partition_name in coll.partitions():
             raise MilvusException(f"partition {partition_name!r} already exists in collection {collection_name!r}")
         with self._db.catalog.transaction() as db:
-            db["partitions"].insert({"collection_id": coll.id, "name": partition_name, "created": now()})
+            db.table("partitions").insert({"collection_id": coll.id, "name": partition_name, "created": now()})
 
     def drop_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> None:
         coll = self._coll(collection_name)
@@ -310,7 +310,7 @@ class MilvusClient:
                 target, is_sub = _index_target(coll.schema, ip.field_name)
                 if target.is_vector:
                     metric = check_metric(ip.field_name, target, metric, None, is_sub)
-                db["indexes"].upsert(
+                db.table("indexes").upsert(
                     {
                         "collection_id": coll.id,
                         "index_name": name,

@@ -36,8 +36,8 @@ class Catalog:
     def _create_tables(self) -> None:
         db = self.db
         with self.transaction():
-            db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            db["collections"].create(
+            db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db.table("collections").create(
                 {
                     "id": int,
                     "name": str,
@@ -54,14 +54,14 @@ class Catalog:
                 not_null={"name", "schema"},
                 if_not_exists=True,
             )
-            db["collections"].create_index(["name"], unique=True, if_not_exists=True)
-            db["partitions"].create(
+            db.table("collections").create_index(["name"], unique=True, if_not_exists=True)
+            db.table("partitions").create(
                 {"collection_id": int, "name": str, "created": float},
                 pk=("collection_id", "name"),
                 foreign_keys=[("collection_id", "collections", "id")],
                 if_not_exists=True,
             )
-            db["indexes"].create(
+            db.table("indexes").create(
                 {
                     "collection_id": int,
                     "index_name": str,
@@ -75,7 +75,7 @@ class Catalog:
                 foreign_keys=[("collection_id", "collections", "id")],
                 if_not_exists=True,
             )
-            db["segments"].create(
+            db.table("segments").create(
                 {
                     "id": int,
                     "collection_id": int,
@@ -93,12 +93,12 @@ class Catalog:
                 foreign_keys=[("collection_id", "collections", "id")],
                 if_not_exists=True,
             )
-            db["segment_indexes"].create(
+            db.table("segment_indexes").create(
                 {"segment_id": int, "field": str, "file": str, "size": int, "crc32": int, "params": str},
                 pk=("segment_id", "field"),
                 if_not_exists=True,
             )
-            db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+            db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -116,23 +116,23 @@ class Catalog:
     # --- reads -----------------------------------------------------------
     def collections(self) -> list[dict[str, Any]]:
         with self.lock:
-            return list(self.db["collections"].rows_where(order_by="id"))
+            return list(self.db.table("collections").rows_where(order_by="id"))
 
     def collection(self, name: str) -> dict[str, Any] | None:
         with self.lock:
-            rows = list(self.db["collections"].rows_where("name = ?", [name]))
+            rows = list(self.db.table("collections").rows_where("name = ?", [name]))
         return rows[0] if rows else None
 
     def partitions(self, collection_id: int) -> list[str]:
         with self.lock:
             return [
                 r["name"]
-                for r in self.db["partitions"].rows_where("collection_id = ?", [collection_id], order_by="created, name")
+                for r in self.db.table("partitions").rows_where("collection_id = ?", [collection_id], order_by="created, name")
             ]
 
     def indexes(self, collection_id: int) -> list[dict[str, Any]]:
         with self.lock:
-            rows = list(self.db["indexes"].rows_where("collection_id = ?", [collection_id], order_by="created"))
+            rows = list(self.db.table("indexes").rows_where("collection_id = ?", [collection_id], order_by="created"))
         for r in rows:
             r["params"] = json.loads(r["params"] or "{}")
         return rows
@@ -140,7 +140,7 @@ class Catalog:
     def segments(self, collection_id: int) -> list[dict[str, Any]]:
         with self.lock:
             return list(
-                self.db["segments"].rows_where("collection_id = ? and state = 'sealed'", [collection_id], order_by="id")
+                self.db.table("segments").rows_where("collection_id = ? and state = 'sealed'", [collection_id], order_by="id")
             )
 
     def next_segment_id(self) -> int:

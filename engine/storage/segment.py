@@ -17,7 +17,6 @@ import threading
 import zlib
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa

@@ -74,7 +74,7 @@ class WriteAheadLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = open(path, "ab")  # noqa: SIM115 - kept open for appends
+        self._fh = open(path, "ab")
 
     def append(self, lsn: int, kind: int, payload: bytes) -> None:
         """Write one record and fsync it; returns once it is durable."""
