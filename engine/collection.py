@@ -14,6 +14,7 @@ the log rotated. Reopening replays the log records newer than `sealed_lsn`.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.errors import PartitionNotFoundError, PrimaryKeyError
+from engine.indexing import BuildProgress, SegmentIndexes
 from engine.rows import RowConverter
 from engine.schema import CollectionSchema
 from engine.storage.catalog import Catalog, now
@@ -107,6 +109,8 @@ class Collection:
         self._last_auto_id = int(row["last_auto_id"] or 0)
         self._wal: WriteAheadLog | None = None
         self.snapshot = Snapshot((), self._lsn)
+        self.indexes = SegmentIndexes(catalog, self.id, self.seg_dir)
+        self._builder: threading.Thread | None = None
         self._open()
 
     # --- opening ---------------------------------------------------------
@@ -115,9 +119,9 @@ class Collection:
         self.wal_dir.mkdir(parents=True, exist_ok=True)
         rows = self.catalog.segments(self.id)
         known = {r["file"] for r in rows}
-        for p in self.seg_dir.iterdir():  # orphans of interrupted seals or compactions
-            if p.name not in known and p.suffix in (".arrow", ".tmp") or p.name.endswith(".tmp"):
-                p.unlink(missing_ok=True)
+        for p in self.seg_dir.iterdir():  # orphans of interrupted seals, compactions or drops
+            if p.name.split(".")[0] + ".arrow" not in known or p.name.endswith(".tmp"):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         for r in rows:
             seg = SealedSegment(str(r["id"]), r["partition"], self.seg_dir / r["file"], r["rows"], r["size"], r["crc32"])
             deleted = None
@@ -248,6 +252,7 @@ class Collection:
             self._publish()
             if self._should_seal():
                 self.seal()
+                self.build_in_background()
             return pks
 
     def delete(self, pks: list[Any]) -> int:
@@ -327,6 +332,33 @@ class Collection:
             old.path.unlink(missing_ok=True)
             fsync_dir(self.wal_dir)
 
+    # --- indexes -----------------------------------------------------------
+    def sealed_segments(self) -> list[SealedSegment]:
+        return [s.data for s in self.snapshot.segments if isinstance(s.data, SealedSegment)]
+
+    def build_indexes(self, field: str | None = None) -> Iterator[BuildProgress]:
+        """Build every missing segment index (of one field, or all), yielding progress."""
+        return self.indexes.build_iter(self.sealed_segments(), field)
+
+    def build_in_background(self) -> None:
+        """Start building missing indexes on a daemon thread (searches stay exact meanwhile)."""
+        if self._builder is not None and self._builder.is_alive():
+            return
+
+        def run() -> None:
+            for _ in self.build_indexes():
+                pass
+
+        self._builder = threading.Thread(target=run, name=f"index-build-{self.name}", daemon=True)
+        self._builder.start()
+
+    def wait_for_indexes(self) -> None:
+        """Block until every sealed segment has all its indexes."""
+        if self._builder is not None:
+            self._builder.join()
+        for _ in self.build_indexes():
+            pass
+
     # --- partitions ------------------------------------------------------
     def drop_partition_data(self, partition: str) -> None:
         """Seal, then drop every segment of `partition` (the caller removes the catalog row)."""
@@ -340,13 +372,16 @@ class Collection:
             self._sealed = [(s, d) for s, d in self._sealed if s.partition != partition]
             self._publish()
             for seg in dropped:
+                self.indexes.forget_segment(seg.key)
                 seg.path.unlink(missing_ok=True)
+                shutil.rmtree(seg.path.with_suffix(".idx"), ignore_errors=True)
 
     # --- stats -----------------------------------------------------------
     def row_count(self) -> int:
         return self.snapshot.num_live
 
     def release(self) -> None:
+        self.indexes.release()
         for seg, _ in self._sealed:
             seg.release()
 

@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from engine.collection import Collection
+from engine.client.admin import AdminMixin
+from engine.collection import Collection, SegmentState
 from engine.database import close_database, open_database
 from engine.errors import IndexNotFoundError, MilvusException, ParamError, PartitionNotFoundError
 from engine.executor import (
     MAX_TOPK,
     Candidate,
     Hit,
+    SegmentSearcher,
     check_metric,
     exact_searcher,
     maxsim_searcher,
@@ -33,8 +35,10 @@ from engine.executor import (
     to_hits,
 )
 from engine.index_params import SCALAR_INDEX_TYPES, VECTOR_INDEX_TYPES, IndexParams
+from engine.indexing import BuildProgress
 from engine.schema import CollectionSchema, FieldSchema, StructFieldSchema, check_name
 from engine.storage.catalog import now
+from engine.storage.segment import SealedSegment
 from engine.types import MAX_SIM_METRICS, DataType
 from engine.vectors.rankers import BaseRanker, fuse
 
@@ -99,7 +103,7 @@ class QueryIterator:
         self._rows = iter(())
 
 
-class MilvusClient:
+class MilvusClient(AdminMixin):
     """Open (or create) a local database directory and work with its collections."""
 
     def __init__(self, uri: str = "milvus_demo.db", user: str = "", password: str = "", db_name: str = "",
@@ -112,6 +116,7 @@ class MilvusClient:
         self.uri = uri
         self._db = open_database(uri)
         self._closed = False
+        self._compactions = {}
 
     # --- schema helpers (static in pymilvus) ------------------------------
     @staticmethod
@@ -240,7 +245,10 @@ class MilvusClient:
         return {"state": LoadState.Loaded if row["loaded"] else LoadState.NotLoad}
 
     def flush(self, collection_name: str, **kwargs: Any) -> None:
-        self._coll(collection_name).seal()
+        """Seal all growing rows; returns once every sealed segment is indexed."""
+        coll = self._coll(collection_name)
+        coll.seal()
+        coll.wait_for_indexes()
 
     def close(self) -> None:
         if not self._closed:
@@ -297,7 +305,18 @@ class MilvusClient:
                 raise ParamError(f"index type {ip.index_type} is not a scalar index type ({sorted(SCALAR_INDEX_TYPES - {''})})")
 
     def create_index(self, collection_name: str, index_params: IndexParams, **kwargs: Any) -> None:
+        """Record the indexes and build them for every sealed segment (blocking)."""
+        for _ in self.create_index_iter(collection_name, index_params):
+            pass
+
+    def create_index_iter(self, collection_name: str, index_params: IndexParams) -> Iterator[BuildProgress]:
+        """`create_index` as a generator of build progress events (for progress bars)."""
         coll = self._coll(collection_name)
+        self._record_indexes(coll, index_params)
+        for ip in index_params:
+            yield from coll.build_indexes(ip.field_name)
+
+    def _record_indexes(self, coll: Collection, index_params: IndexParams) -> None:
         self._validate_index_params(coll.schema, index_params)
         existing = {r["index_name"]: r for r in self._db.catalog.indexes(coll.id)}
         with self._db.catalog.transaction() as db:
@@ -331,25 +350,39 @@ class MilvusClient:
         coll = self._coll(collection_name)
         for r in self._db.catalog.indexes(coll.id):
             if r["index_name"] == index_name:
-                total = coll.row_count()
                 return {
                     **{k: str(v) for k, v in r["params"].items()},
                     "index_type": r["index_type"],
                     "metric_type": r["metric_type"],
                     "field_name": r["field"],
                     "index_name": r["index_name"],
-                    "total_rows": total,
-                    "indexed_rows": 0,
-                    "pending_index_rows": total,
-                    "state": "NotBuilt",
-                    "note": "no ANN index is built yet: searches on this field are exact",
+                    **self._index_progress(coll, r["field"], bool(r["metric_type"])),
                 }
         raise IndexNotFoundError(f"index {index_name!r} does not exist in collection {collection_name!r}")
 
+    def _index_progress(self, coll: Collection, field: str, is_vector: bool) -> dict[str, Any]:
+        """total/indexed/pending rows and state; growing rows count as pending (searched exactly)."""
+        snap = coll.snapshot
+        total = snap.num_live
+        if not is_vector:  # scalar indexes are evaluated column-wise; nothing to build
+            return {"total_rows": total, "indexed_rows": total, "pending_index_rows": 0, "state": "Finished"}
+        built = coll.indexes.built()
+        indexed = sum(s.live_rows for s in snap.segments if s.sealed and (s.data.key, field) in built)
+        unbuilt_sealed = any(s.sealed and (s.data.key, field) not in built for s in snap.segments)
+        return {
+            "total_rows": total,
+            "indexed_rows": indexed,
+            "pending_index_rows": total - indexed,
+            "state": "InProgress" if unbuilt_sealed else "Finished",
+        }
+
     def drop_index(self, collection_name: str, index_name: str, **kwargs: Any) -> None:
         coll = self._coll(collection_name)
+        rows = [r for r in self._db.catalog.indexes(coll.id) if r["index_name"] == index_name]
         with self._db.catalog.transaction() as db:
             db.execute("delete from indexes where collection_id = ? and index_name = ?", [coll.id, index_name])
+        for r in rows:
+            coll.indexes.drop(r["field"])
 
     def _index_metric(self, coll: Collection, field_path: str) -> str | None:
         for r in self._db.catalog.indexes(coll.id):
@@ -449,7 +482,8 @@ class MilvusClient:
 
     def _search_candidates(self, coll: Collection, data: Any, anns_field: str | None, filter: str | None, limit: int,
                            offset: int, search_params: dict[str, Any], partition_names: list[str] | None,
-                           filter_params: dict[str, Any] | None) -> tuple[list[list[Candidate]], str]:
+                           filter_params: dict[str, Any] | None, use_index: bool = True,
+                           ) -> tuple[list[list[Candidate]], str]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit + offset <= MAX_TOPK:
             raise ParamError(f"limit must be an integer in [1, {MAX_TOPK}] (with offset), got {limit!r}")
         if data is None or (isinstance(data, list) and not data):
@@ -470,16 +504,17 @@ class MilvusClient:
         segs = snap.select(self._check_partitions(coll, partition_names))
         masks = row_masks(schema, segs, filter, filter_params)
         k = limit + offset
+        queries: Any
         if sub is not None:
             queries = prepare_maxsim_queries(sub, data)
-            searcher = maxsim_searcher(top, sub, queries, metric)
-            nq = len(queries)
+            exact = maxsim_searcher(top, sub, queries, metric)
         else:
             if metric in MAX_SIM_METRICS:
                 raise ParamError(f"{metric} needs an Array of Structs vector sub-field as anns_field")
-            qarr = prepare_queries(top, data)
-            searcher = exact_searcher(top, qarr, metric)
-            nq = len(qarr)
+            queries = prepare_queries(top, data)
+            exact = exact_searcher(top, queries, metric)
+        nq = len(queries)
+        searcher = indexed_searcher(coll, anns_field, queries, params, exact) if use_index else exact
         radius = params.get("radius")
         if radius is not None:
             k = MAX_TOPK  # range search: gather widely, then cut by distance
@@ -519,6 +554,22 @@ class MilvusClient:
             hits = [Candidate(score, pk, where[pk].seg, where[pk].row) for pk, score in fused]
             out.append(to_hits(coll.schema, hits, plan))
         return out
+
+
+def indexed_searcher(coll: Collection, field: str, queries: Any, params: dict[str, Any],
+                     exact: SegmentSearcher) -> SegmentSearcher:
+    """Search sealed segments through their index when one is built; everything else exactly."""
+    spec = coll.indexes.spec_for(field)
+
+    def run(seg: SegmentState, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if spec is not None and isinstance(seg.data, SealedSegment):
+            index = coll.indexes.get(seg.data, field, spec)
+            if index is not None:
+                valid = None if mask.all() else mask
+                return index.search(queries, k, valid_mask=valid, search_params=params)
+        return exact(seg, mask, k)
+
+    return run
 
 
 def _index_target(schema: CollectionSchema, field_name: str) -> tuple[FieldSchema, bool]:
