@@ -359,6 +359,12 @@ class Collection:
         for _ in self.build_indexes():
             pass
 
+    def compaction_origins(self) -> dict[str, list[int]]:
+        """Segment key -> ids of the segments it was compacted from."""
+        with self.catalog.lock:
+            rows = self.catalog.db.execute("select key, value from meta where key like 'compaction:%'").fetchall()
+        return {key.rsplit(":", 1)[1]: [int(k) for k in json.loads(value)] for key, value in rows}
+
     # --- partitions ------------------------------------------------------
     def drop_partition_data(self, partition: str) -> None:
         """Seal, then drop every segment of `partition` (the caller removes the catalog row)."""
@@ -386,6 +392,11 @@ class Collection:
             seg.release()
 
     def close(self) -> None:
+        # The background index build uses the catalog and the segment directory: let it finish
+        # before the database closes the catalog and gives up its lock on the directory.
+        builder = self._builder
+        if builder is not None:
+            builder.join()
         with self.lock:
             if self._wal is not None:
                 self._wal.close()

@@ -8,7 +8,6 @@ from typing import Any
 
 from engine.errors import ParamError
 
-VECTOR_INDEX_TYPES = {"AUTOINDEX", "FLAT", "HNSW", "IVF_FLAT", "BIN_FLAT", "BIN_IVF_FLAT"}
 SCALAR_INDEX_TYPES = {"AUTOINDEX", "INVERTED", "TRIE", "Trie", "STL_SORT", "BITMAP", ""}
 
 

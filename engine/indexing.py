@@ -129,7 +129,7 @@ class SegmentIndexes:
             elements, offsets = seg.struct_vectors(top, sub)
             total = len(elements)
             yield BuildProgress(spec.field, seg.key, 0, total, i, n)
-            index.build(elements, offsets, progress=lambda d, t: events.append((d, t)))  # type: ignore[call-arg]
+            index.build(elements, progress=lambda d, t: events.append((d, t)), offsets=offsets)  # type: ignore[call-arg]
         else:
             vectors = seg.vectors(spec.field)
             total = len(vectors)

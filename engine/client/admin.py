@@ -90,13 +90,15 @@ class AdminMixin:
         coll = self._coll(collection_name)
         built = coll.indexes.built()
         specs = coll.indexes.specs()
+        origins = coll.compaction_origins()
         out = []
         for s in coll.snapshot.segments:
             deleted = 0 if s.deleted is None else int(s.deleted.sum())
             if isinstance(s.data, SealedSegment):
                 states = {p.field: "Finished" if (s.data.key, p.field) in built else "Pending" for p in specs}
                 out.append(SegmentInfo(int(s.data.key), coll.id, coll.name, s.data.num_rows, "Sealed",
-                                       s.partition, deleted, s.data.size, states))
+                                       s.partition, deleted, s.data.size, states,
+                                       compaction_from=origins.get(s.data.key, [])))
             else:
                 out.append(SegmentInfo(s.data.key, coll.id, coll.name, s.data.num_rows, "Growing", s.partition,
                                        deleted, 0, {p.field: "Exact" for p in specs}))

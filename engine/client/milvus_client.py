@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.client.admin import AdminMixin
+from engine.client.search_extras import SearchIterator, grouped_search
 from engine.collection import Collection, SegmentState
 from engine.database import close_database, open_database
 from engine.errors import IndexNotFoundError, MilvusException, ParamError, PartitionNotFoundError
@@ -34,7 +35,8 @@ from engine.executor import (
     search_segments,
     to_hits,
 )
-from engine.index_params import SCALAR_INDEX_TYPES, VECTOR_INDEX_TYPES, IndexParams
+from engine.index import create_index
+from engine.index_params import SCALAR_INDEX_TYPES, IndexParams
 from engine.indexing import BuildProgress
 from engine.schema import CollectionSchema, FieldSchema, StructFieldSchema, check_name
 from engine.storage.catalog import now
@@ -293,12 +295,8 @@ class MilvusClient(AdminMixin):
             index_type = (ip.index_type or "AUTOINDEX").upper()
             target, is_sub = _index_target(schema, ip.field_name)
             if target.is_vector:
-                if index_type not in VECTOR_INDEX_TYPES:
-                    raise NotImplementedError(
-                        f"index type {index_type} on {ip.field_name!r} is not supported by the engine; "
-                        f"use one of {sorted(VECTOR_INDEX_TYPES)}"
-                    )
-                check_metric(ip.field_name, target, ip.metric_type, None, is_sub)
+                metric = check_metric(ip.field_name, target, ip.metric_type, None, is_sub)
+                create_index(index_type, metric, ip.params, maxsim=is_sub)  # validates type and params
             elif target.is_struct_array:
                 raise ParamError(f"index {ip.field_name!r} as 'struct[vector_sub_field]'")
             elif index_type.upper() not in {t.upper() for t in SCALAR_INDEX_TYPES}:
@@ -474,11 +472,38 @@ class MilvusClient(AdminMixin):
                timeout: float | None = None, partition_names: list[str] | None = None,
                anns_field: str | None = None, **kwargs: Any) -> list[list[Hit]]:
         coll = self._coll(collection_name)
-        offset = int(kwargs.get("offset", (search_params or {}).get("offset", 0)) or 0)
-        cands, _metric = self._search_candidates(coll, data, anns_field, filter, limit, offset, search_params or {},
-                                                 partition_names, kwargs.get("filter_params"))
+        sp = dict(search_params or {})
+        offset = int(kwargs.get("offset", sp.get("offset", 0)) or 0)
         plan = plan_output(coll.schema, output_fields, default_all=False)
+        group_field = kwargs.get("group_by_field") or sp.get("group_by_field")
+        if group_field:
+            def candidates(k: int) -> list[list[Candidate]]:
+                return self._search_candidates(coll, data, anns_field, filter, k, 0, sp, partition_names,
+                                               kwargs.get("filter_params"))[0]
+
+            return grouped_search(coll.schema, candidates, group_field, limit,
+                                  int(kwargs.get("group_size", sp.get("group_size", 1)) or 1),
+                                  bool(kwargs.get("strict_group_size", sp.get("strict_group_size", False))), plan)
+        cands, _metric = self._search_candidates(coll, data, anns_field, filter, limit, offset, sp,
+                                                 partition_names, kwargs.get("filter_params"))
         return [to_hits(coll.schema, c[offset:], plan) for c in cands]
+
+    def search_iterator(self, collection_name: str, data: Any, batch_size: int = 1000, filter: str | None = None,
+                        limit: int = -1, output_fields: list[str] | None = None,
+                        search_params: dict[str, Any] | None = None, timeout: float | None = None,
+                        partition_names: list[str] | None = None, anns_field: str | None = None,
+                        **kwargs: Any) -> SearchIterator:
+        """Page through the hits of one query over one snapshot (at most 16,384 hits in all)."""
+        queries = data if isinstance(data, list) else [data]
+        if len(queries) != 1:
+            raise ParamError("search_iterator takes exactly one query vector")
+        coll = self._coll(collection_name)
+        total = min(MAX_TOPK, coll.row_count() if limit is None or limit < 0 else int(limit))
+        if total <= 0:
+            return SearchIterator([], batch_size)
+        hits = self.search(collection_name, queries, filter or "", total, output_fields, search_params,
+                           partition_names=partition_names, anns_field=anns_field, **kwargs)[0]
+        return SearchIterator(hits, batch_size)
 
     def _search_candidates(self, coll: Collection, data: Any, anns_field: str | None, filter: str | None, limit: int,
                            offset: int, search_params: dict[str, Any], partition_names: list[str] | None,
