@@ -139,7 +139,7 @@ def test_compaction_merges_and_purges_while_searching(indexed: tuple) -> None:
             while not stop.is_set():
                 r = client.search("c", data=q, limit=5, search_params={"params": {"ef": 128}})
                 assert all(h["id"] in set(live.tolist()) for hits in r for h in hits)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     t = threading.Thread(target=searcher)
