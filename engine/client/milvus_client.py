@@ -230,7 +230,13 @@ class MilvusClient(AdminMixin):
         return {"row_count": self._coll(collection_name).row_count()}
 
     def load_collection(self, collection_name: str, **kwargs: Any) -> None:
+        """Map every sealed segment and load its built indexes now (otherwise done on first search)."""
         coll = self._coll(collection_name)
+        specs = coll.indexes.specs()
+        for seg in coll.sealed_segments():
+            _ = seg.table
+            for spec in specs:
+                coll.indexes.get(seg, spec.field, spec)
         with self._db.catalog.transaction() as db:
             db.table("collections").update(coll.id, {"loaded": 1})
 
