@@ -279,11 +279,11 @@ class Collection:
             if not self._growing and not self._dirty:
                 return []
             new: list[tuple[SealedSegment, dict[str, Any]]] = []
-            next_id = self.catalog.next_segment_id()
             for partition, g in self._growing.items():
                 live = np.flatnonzero(~g.deleted)
                 if len(live) == 0:
                     continue
+                next_id = self.catalog.next_segment_id()
                 table = g.segment.table
                 if len(live) < table.num_rows:
                     table = table.take(pa.array(live, type=pa.int64()))
@@ -304,7 +304,6 @@ class Collection:
                     "deleted_count": 0,
                 }
                 new.append((seg, row))
-                next_id += 1
             with self.catalog.transaction() as db:
                 for _seg, row in new:
                     db.table("segments").insert(row)
@@ -370,6 +369,9 @@ class Collection:
         """Seal, then drop every segment of `partition` (the caller removes the catalog row)."""
         with self.lock:
             self.seal()
+            builder = self._builder  # it may be indexing a segment of this partition: let it finish first
+            if builder is not None:
+                builder.join()
             dropped = [seg for seg, _ in self._sealed if seg.partition == partition]
             with self.catalog.transaction() as db:
                 for seg in dropped:

@@ -31,6 +31,7 @@ class Catalog:
         conn.execute("PRAGMA foreign_keys=ON")
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
+        self._last_segment_id = 0  # the highest id next_segment_id handed out (reserved until committed)
         self._create_tables()
 
     def _create_tables(self) -> None:
@@ -144,9 +145,12 @@ class Catalog:
             )
 
     def next_segment_id(self) -> int:
+        """A new segment id, never handed out twice: a seal and a compaction running at once
+        (or seals of two collections) must not both write and register `seg_<id>`."""
         with self.lock:
             row = self.db.execute("select coalesce(max(id), 0) + 1 from segments").fetchone()
-        return int(row[0])
+            self._last_segment_id = max(int(row[0]), self._last_segment_id + 1)
+            return self._last_segment_id
 
     def close(self) -> None:
         with self.lock:
