@@ -42,12 +42,16 @@ class SegmentData:
 
     @cached_property
     def _pk_sorted(self) -> tuple[np.ndarray, np.ndarray]:
-        pks = self.table.column(0).to_numpy(zero_copy_only=False)
+        pks = self.pk_column()
         order = np.argsort(pks, kind="stable")
         return pks[order], order
 
     def pk_column(self) -> np.ndarray:
-        return self.table.column(0).to_numpy(zero_copy_only=False)
+        """Primary keys by local row id (computed once per segment)."""
+        cached = self.__dict__.get("_pk_column")
+        if cached is None:
+            cached = self.__dict__["_pk_column"] = self.table.column(0).to_numpy(zero_copy_only=False)
+        return cached
 
     def lookup_pks(self, values: np.ndarray) -> np.ndarray:
         """Row of each primary key in `values`, or -1 where absent (vectorised)."""
@@ -186,6 +190,7 @@ class SealedSegment(SegmentData):
             self.__dict__.pop("_vec_cache", None)
             self.__dict__.pop("_struct_cache", None)
             self.__dict__.pop("_pk_sorted", None)
+            self.__dict__.pop("_pk_column", None)
 
 
 def file_crc32(path: Path) -> int:
