@@ -119,7 +119,8 @@ class SegmentIndexes:
         with self.build_lock:
             todo = [(s, p) for s, p in self.pending(segments) if field is None or p.field == field]
             for i, (seg, spec) in enumerate(todo):
-                yield from self._build_one(seg, spec, i, len(todo))
+                if seg.path.exists():  # a segment dropped since the list was taken is skipped
+                    yield from self._build_one(seg, spec, i, len(todo))
 
     def _build_one(self, seg: SealedSegment, spec: IndexSpec, i: int, n: int) -> Iterator[BuildProgress]:
         index = create_index(spec.index_type, spec.metric, spec.params, maxsim=spec.is_maxsim)

@@ -12,8 +12,11 @@ Each record is framed as::
 INSERT/UPSERT payloads are `partition name (uint16 length + utf-8)` followed by
 one Arrow IPC stream holding the batch. DELETE payloads are the JSON list of
 primary keys. `append` returns only after fsync, so an acknowledged record is
-durable. On replay, reading stops at the first torn or corrupt record (a write
-that was never acknowledged), and the file is truncated there.
+durable. On replay, reading stops at the first torn or corrupt record; when no
+intact record follows it, it is a torn tail (a write that was never
+acknowledged) and the file is truncated there. An intact record after it means
+the damage hit acknowledged writes: replay raises `CorruptionError` naming the
+file and leaves it untouched, rather than silently dropping them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from engine.errors import CorruptionError
 
 MAGIC = b"WAL1"
 HEADER = struct.Struct("<4sIIQB")  # magic, length, crc, lsn, kind
@@ -94,7 +99,9 @@ class WriteAheadLog:
 
     @staticmethod
     def replay(path: Path) -> Iterator[WalRecord]:
-        """Yield the intact records of `path`; truncate a torn tail in place."""
+        """Yield the intact records of `path`; truncate a torn tail in place.
+
+        Raises CorruptionError when a damaged record is followed by an intact one."""
         data = path.read_bytes()
         pos = 0
         good_end = 0
@@ -115,7 +122,26 @@ class WriteAheadLog:
                 break
             pos = good_end = end
         if good_end < len(data):
+            later = _next_intact_record(data, good_end + 1)
+            if later is not None:
+                raise CorruptionError(
+                    f"write-ahead log {path} is damaged at byte {good_end}, but an intact record follows at byte "
+                    f"{later}: acknowledged writes were lost or overwritten (not a torn tail)",
+                    str(path),
+                )
             with open(path, "r+b") as fh:
                 fh.truncate(good_end)
                 fh.flush()
                 os.fsync(fh.fileno())
+
+
+def _next_intact_record(data: bytes, start: int) -> int | None:
+    """Offset of the first record at or after `start` whose header and CRC are valid, or None."""
+    i = data.find(MAGIC, start)
+    while i != -1 and i + HEADER.size <= len(data):
+        _, length, crc, lsn, kind = HEADER.unpack_from(data, i)
+        end = i + HEADER.size + length
+        if kind in (INSERT, UPSERT, DELETE) and end <= len(data) and _crc(lsn, kind, data[i + HEADER.size : end]) == crc:
+            return i
+        i = data.find(MAGIC, i + 1)
+    return None
