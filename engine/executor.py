@@ -34,21 +34,59 @@ MAX_TOPK = 16384
 
 
 class Hit(dict):
-    """One search hit: `{"id", "distance", "entity"}`, also readable as attributes (as pymilvus)."""
+    """One search hit, shaped as pymilvus's: `{<pk name>: key, "distance": d, "entity": {...}}`.
 
-    def __getattr__(self, name: str) -> Any:
-        if name in ("pk",):
-            return self["id"]
-        if name == "score":
-            return self["distance"]
+    As in pymilvus, `hit.id` / `hit.pk` give the key, `hit.distance` / `hit.score` the distance,
+    `hit["title"]` and `hit.get("title")` fall back to the entity's fields, and `hit.entity`
+    is the hit itself.
+    """
+
+    def __init__(self, *args: Any, pk_name: str = "id", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pk_name = pk_name
+
+    def __getattr__(self, item: str) -> Any:
+        if item == "entity":
+            return self
         try:
-            return self[name]
+            return self[item]
         except KeyError:
-            raise AttributeError(name) from None
+            raise AttributeError(item) from None
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            return super().__getitem__("entity")[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    @property
+    def id(self) -> Any:
+        return dict.get(self, self._pk_name)
+
+    @property
+    def pk(self) -> Any:
+        return self.id
+
+    @property
+    def distance(self) -> float:
+        return float(dict.__getitem__(self, "distance"))
+
+    @property
+    def score(self) -> float:
+        return self.distance
 
     @property
     def fields(self) -> dict[str, Any]:
-        return self["entity"]
+        return dict.__getitem__(self, "entity")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self
 
 
 # --- output fields ---------------------------------------------------------
@@ -395,5 +433,6 @@ def to_hits(schema: CollectionSchema, cands: list[Candidate], plan: OutputPlan) 
                 if not plan.pk_requested:
                     ent.pop(pk_name, None)
                 entities[i] = ent
-    return [Hit(id=c.pk, distance=c.distance, entity=e) for c, e in zip(cands, entities)]
+    pk = schema.primary_field.name
+    return [Hit({pk: c.pk, "distance": c.distance, "entity": e}, pk_name=pk) for c, e in zip(cands, entities)]
 
