@@ -530,7 +530,7 @@ class MilvusClient(AdminMixin):
             raise ParamError(f"anns_field {anns_field!r} is not a vector field")
         metric = check_metric(anns_field, sub or top, search_params.get("metric_type"),
                               self._index_metric(coll, anns_field), sub is not None)
-        params = dict(search_params.get("params") or {})
+        params = search_time_params(search_params)
         snap = coll.snapshot
         segs = snap.select(self._check_partitions(coll, partition_names))
         masks = row_masks(schema, segs, filter, filter_params)
@@ -585,6 +585,16 @@ class MilvusClient(AdminMixin):
             hits = [Candidate(score, pk, where[pk].seg, where[pk].row) for pk, score in fused]
             out.append(to_hits(coll.schema, hits, plan))
         return out
+
+
+_NOT_INDEX_PARAMS = {"metric_type", "params", "offset", "group_by_field", "group_size", "strict_group_size",
+                     "ignore_growing", "round_decimal", "consistency_level"}
+
+
+def search_time_params(search_params: dict[str, Any]) -> dict[str, Any]:
+    """Index parameters of a search: `{"params": {"ef": 64}}` or flat (`{"ef": 64}`, `{"nprobe": 10}`)."""
+    flat = {k: v for k, v in search_params.items() if k not in _NOT_INDEX_PARAMS}
+    return {**flat, **dict(search_params.get("params") or {})}
 
 
 def indexed_searcher(coll: Collection, field: str, queries: Any, params: dict[str, Any],
