@@ -58,6 +58,34 @@ def make_pdfs(folder: Path, count: int = 6, pages: int = 3) -> list[Path]:
     return out
 
 
+def make_vectors(client: Any, name: str = "vectors_20k", n: int = 20000, dim: int = 64) -> None:
+    """A synthetic collection: clustered embedding-like vectors in several segments, some rows deleted."""
+    import numpy as np
+
+    from engine import DataType, MilvusClient
+
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((8, 16)) * 3
+    cluster = rng.integers(0, 8, n)
+    latent = centres[cluster] + rng.standard_normal((n, 16))
+    x = latent @ rng.standard_normal((16, dim)) + 0.3 * rng.standard_normal((n, dim))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("cluster", DataType.VARCHAR, max_length=16)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    client.create_collection(name, schema=schema)
+    client._db.get(name).seal_rows = 6000  # several segments, for the inspector
+    for i in range(0, n, 2000):
+        client.insert(name, [{"id": j, "cluster": f"c{cluster[j]}", "vector": x[j].tolist()}
+                             for j in range(i, min(i + 2000, n))])
+    client.flush(name)
+    client.delete(name, filter="id >= 1000 and id < 2500")
+    ip = client.prepare_index_params()
+    ip.add_index("vector", index_type="HNSW", metric_type="COSINE", params={"M": 8, "efConstruction": 40})
+    client.create_index(name, ip)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -126,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     dlg.import_button.click()
     job = win.last_task
     _wait(app, lambda: job.state not in ("pending", "running"), 300, "pdf import")
-    _wait(app, lambda: "demo_reports" in ctx.info.collections, 30, "refresh")
+    _wait(app, lambda: ctx.current == "demo_reports", 30, "the new collection selected")
 
     ctx.set_current("demo_shapes")
     win.show_tab(TAB_DATA)
@@ -182,17 +210,29 @@ def main(argv: list[str] | None = None) -> int:
         _wait(app, lambda: bt.state not in ("pending", "running"), 120, "index build")
     shot("10-index-config", settle=0.6)
 
+    make_vectors(ctx.client)
+    ctx.refresh()
+    _wait(app, lambda: "vectors_20k" in ctx.info.collections, 30, "vectors collection")
+    ctx.set_current("vectors_20k")
     insp = win.show_tab(TAB_INSPECTOR)
-    _wait(app, lambda: insp.loads > 0, 60, "inspector")
+    _wait(app, lambda: insp.loads > 0 and insp.collection == "vectors_20k" and insp.table.rowCount() > 1, 60,
+          "inspector")
     shot("11-inspector-segments", settle=0.8)
     insp.tabs.setCurrentIndex(1)
-    insp.q_spin.setValue(30)
+    insp.q_spin.setValue(100)
+    insp.ef_edit.setText("10, 16, 24, 32, 48, 64, 128")
     rt = insp.run_recall()
     if rt is not None:
         _wait(app, lambda: rt.state not in ("pending", "running"), 180, "recall check")
     shot("12-inspector-recall", settle=0.8)
 
     em = win.show_tab(TAB_MAP)
+    pt = em.project()
+    if pt is not None:
+        _wait(app, lambda: pt.state not in ("pending", "running"), 120, "projection")
+    shot("13-embedding-map-20k", settle=0.8)
+    ctx.set_current("demo_shapes")
+    _settle(app, 0.3)
     pt = em.project()
     if pt is not None:
         _wait(app, lambda: pt.state not in ("pending", "running"), 120, "projection")
@@ -204,14 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     em.hover(i, at)
     _wait(app, lambda: shared_pending() == 0, 30, "thumbnails")
     em.hover(i, at)
-    shot("13-embedding-map", settle=0.8)
+    shot("14-embedding-map-hover-selection", settle=0.8)
     win.show_tab(TAB_DATA)
     _wait(app, lambda: not dv.model.loading, 60, "restricted data")
-    shot("14-data-map-selection", settle=0.8)
+    shot("15-data-map-selection", settle=0.8)
     dv.clear_restriction()
 
     win.jobs_dock.raise_()
-    shot("15-jobs-panel", win.jobs_dock, settle=0.3)
+    shot("16-jobs-panel", win.jobs_dock, settle=0.3)
 
     win.set_theme("dark")
     win.show_tab(TAB_SEARCH)
@@ -219,10 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     t = sp.search_text()
     _wait(app, lambda: t.state not in ("pending", "running"), 120, "dark search")
     _wait(app, lambda: shared_pending() == 0, 30, "thumbnails")
-    shot("16-dark-theme-search", settle=0.8)
+    shot("17-dark-theme-search", settle=0.8)
+    ctx.set_current("vectors_20k")
+    loads = insp.loads
     win.show_tab(TAB_INSPECTOR)
     insp.tabs.setCurrentIndex(0)
-    shot("17-dark-theme-inspector", settle=0.8)
+    _wait(app, lambda: insp.loads > loads, 60, "inspector")
+    shot("18-dark-theme-inspector", settle=0.8)
     win.set_theme("light")
 
     for t in live_tasks():

@@ -1,0 +1,83 @@
+"""Entry point of the desktop app: `vector-workbench [--db PATH]` or `python -m ui.app` (`ui.app:main`).
+
+Opens the default local database (`workbench.settings.default_db_path()`; the
+`WORKBENCH_DB` environment variable or `--db` override it). An empty database
+shows the first-run screen, which offers a demo collection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
+
+from ui.app_settings import APP, ORG, AppSettings
+from ui.context import AppContext
+from ui.errors import install_excepthook
+from ui.main_window import MainWindow
+from ui.theme import apply_theme, icon
+from ui.workers import ensure_thread_pool, live_tasks
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="vector-workbench", description="Vector Workbench desktop app")
+    p.add_argument("--db", help="database folder to open (default: $WORKBENCH_DB or the user data folder)")
+    p.add_argument("--theme", choices=["light", "dark"], help="colour theme (remembered)")
+    p.add_argument("--demo", action="store_true", help="create the demo collection right away if it is missing")
+    p.add_argument("paths", nargs="*", help="files or folders to import after opening")
+    return p.parse_args(argv)
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1] if argv is None else ["vector-workbench", *argv])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName("Vector Workbench")
+    app.setDesktopFileName("vector-workbench")
+    app.setWindowIcon(icon("vector-workbench"))
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(argv)
+    settings = AppSettings()
+    theme = args.theme or settings.theme
+    apply_theme(app, theme)
+    settings.theme = theme
+    ensure_thread_pool()
+
+    from workbench.settings import default_db_path
+
+    db = Path(args.db).expanduser() if args.db else default_db_path()
+    ctx = AppContext(settings)
+    window = MainWindow(ctx)
+    install_excepthook(lambda msg, _details: window.show_error("Unexpected error", msg))
+    ctx.open_database(db)
+    if args.demo:
+        def demo_when_ready() -> None:
+            ctx.infoChanged.disconnect(demo_when_ready)
+            window.create_demo()
+
+        ctx.infoChanged.connect(demo_when_ready)
+    if args.paths:
+        paths = [str(Path(p).expanduser().absolute()) for p in args.paths]
+        ctx.databaseOpened.connect(lambda _p: QTimer.singleShot(0, lambda: window.files_dropped(paths)))
+    window.show()
+    code = app.exec()
+    for t in live_tasks():
+        t.cancel()
+    QThreadPool.globalInstance().waitForDone(15000)
+    ctx.close()
+    return int(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,346 @@
+"""Index configuration: index type, metric and parameters per vector field, and the build.
+
+Struct vector sub-fields (`struct[sub]`) take MAX_SIM metrics. Every parameter
+shows what it does and its valid range (the engine's own limits, from
+`engine/index/factory.py`). The build runs on a worker through
+`create_index_iter`, with a progress bar of indexed and pending rows, and can
+be cancelled (built segments stay built; the rest are searched exactly).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+import ui.dialogs as dialogs
+from ui.context import AppContext, CollectionInfo
+from ui.errors import plain_message
+from ui.jobs_panel import describe_event
+from ui.workers import Task
+
+INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    low: int
+    high: int
+    default: int
+    help: str
+
+
+HNSW_PARAMS = (
+    ParamSpec("M", 2, 2048, 16, "Links per node on each layer of the graph. More links: higher recall and "
+              "more memory; 8–64 is usual."),
+    ParamSpec("efConstruction", 1, INT32_MAX, 200, "Candidates kept while inserting a node. Larger builds a "
+              "better graph, slowly; 100–500 is usual."),
+)
+IVF_PARAMS = (
+    ParamSpec("nlist", 1, 65536, 128, "Number of k-means clusters. About 4 × √rows is a good start; searches "
+              "then visit `nprobe` clusters (default 8)."),
+)
+INDEX_TYPES: dict[str, tuple[str, tuple[ParamSpec, ...]]] = {
+    "AUTOINDEX": ("HNSW with Milvus's own defaults (M=18, efConstruction=240); exact BIN_FLAT for binary "
+                  "vectors. The safe choice.", ()),
+    "HNSW": ("A graph: fast, high recall, the most memory. Search breadth is `ef` (default 64, at least the "
+             "limit).", HNSW_PARAMS),
+    "IVF_FLAT": ("Clusters the vectors and scans the nearest `nprobe` clusters. Less memory than HNSW, lower "
+                 "recall at the same speed.", IVF_PARAMS),
+    "FLAT": ("Exact search over every vector. Perfect recall; fine up to ~100k vectors.", ()),
+    "BIN_FLAT": ("Exact search over binary vectors.", ()),
+    "BIN_IVF_FLAT": ("Clustered search over binary vectors.", IVF_PARAMS),
+}
+METRIC_HELP = {
+    "COSINE": "cosine similarity, larger is closer (CLIP embeddings)",
+    "IP": "inner product, larger is closer (for normalised vectors, the same order as cosine)",
+    "L2": "squared Euclidean distance, smaller is closer",
+    "HAMMING": "number of differing bits",
+    "JACCARD": "1 − |a∧b| / |a∨b|",
+    "MAX_SIM_COSINE": "per entity: the sum over query vectors of the best cosine among its elements",
+    "MAX_SIM_IP": "as MAX_SIM_COSINE with inner products",
+    "MAX_SIM_L2": "as MAX_SIM_COSINE with squared L2 distances (smaller is closer)",
+}
+
+
+def choices_for(info: CollectionInfo, path: str) -> tuple[list[str], list[str]]:
+    """(index types, metrics) that fit the field at `path`."""
+    top, sub = info.schema.resolve_vector_path(path)
+    if sub is not None:
+        return ["AUTOINDEX", "HNSW"], ["MAX_SIM_COSINE", "MAX_SIM_IP", "MAX_SIM_L2"]
+    if top.dtype.name == "BINARY_VECTOR":
+        return ["AUTOINDEX", "BIN_FLAT", "BIN_IVF_FLAT"], ["HAMMING", "JACCARD"]
+    return ["AUTOINDEX", "HNSW", "IVF_FLAT", "FLAT"], ["COSINE", "IP", "L2"]
+
+
+def build_events(client: Any, collection: str, path: str, index_type: str, metric: str,
+                 params: dict[str, Any], replace: str | None) -> Iterator[dict[str, Any]]:
+    """Drop the old index (if asked), record and build the new one; yield progress with indexed/pending rows."""
+    if replace:
+        client.drop_index(collection, replace)
+    ip = client.prepare_index_params()
+    ip.add_index(field_name=path, index_type=index_type, metric_type=metric, params=params)
+    last_poll = 0.0
+    rows = {"indexed_rows": 0, "pending_index_rows": 0}
+    yield {"done": 0, "total": 0, "text": "recording the index"}
+    for ev in client.create_index_iter(collection, ip):
+        done, total, text = describe_event(ev)
+        now = time.monotonic()
+        if now - last_poll > 0.3:
+            last_poll = now
+            rows = client.describe_index(collection, path)
+        yield {"done": done, "total": total, "text": text, "indexed": int(rows.get("indexed_rows", 0)),
+               "pending": int(rows.get("pending_index_rows", 0))}
+    final = client.describe_index(collection, path)
+    yield {"done": 1, "total": 1, "text": "built", "indexed": int(final.get("indexed_rows", 0)),
+           "pending": int(final.get("pending_index_rows", 0))}
+    return final
+
+
+class IndexConfig(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.collection = ""
+        self.task: Task | None = None
+        self.param_spins: dict[str, QSpinBox] = {}
+
+        self.title = QLabel("Index configuration", self)
+        self.title.setObjectName("title")
+        self.fields = QListWidget(self)
+        self.fields.setObjectName("vectorFields")
+        self.fields.currentItemChanged.connect(lambda *_: self._field_changed())
+        self.current_label = QLabel("", self)
+        self.current_label.setWordWrap(True)
+        self.type_combo = QComboBox(self)
+        self.type_combo.setObjectName("indexType")
+        self.type_combo.currentTextChanged.connect(self._type_changed)
+        self.type_help = QLabel("", self)
+        self.type_help.setObjectName("hint")
+        self.type_help.setWordWrap(True)
+        self.metric_combo = QComboBox(self)
+        self.metric_combo.setObjectName("metric")
+        self.metric_combo.currentTextChanged.connect(
+            lambda m: self.metric_help.setText(METRIC_HELP.get(m, "")))
+        self.metric_help = QLabel("", self)
+        self.metric_help.setObjectName("hint")
+        self.metric_help.setWordWrap(True)
+        self.params_box = QGroupBox("Build parameters", self)
+        self.params_form = QFormLayout(self.params_box)
+        self.build_button = QPushButton("Build index", self)
+        self.build_button.setObjectName("primary")
+        self.build_button.clicked.connect(self.build)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.progress_label = QLabel("", self)
+        self.progress_label.setObjectName("hint")
+        self.error_label = QLabel("", self)
+        self.error_label.setObjectName("error")
+        self.error_label.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Index type", self.type_combo)
+        form.addRow("", self.type_help)
+        form.addRow("Metric", self.metric_combo)
+        form.addRow("", self.metric_help)
+        right = QVBoxLayout()
+        right.addWidget(self.current_label)
+        right.addLayout(form)
+        right.addWidget(self.params_box)
+        brow = QHBoxLayout()
+        brow.addWidget(self.build_button)
+        brow.addWidget(self.cancel_button)
+        brow.addStretch(1)
+        right.addLayout(brow)
+        right.addWidget(self.bar)
+        right.addWidget(self.progress_label)
+        right.addWidget(self.error_label)
+        right.addStretch(1)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Vector fields", self))
+        left.addWidget(self.fields, 1)
+        body = QHBoxLayout()
+        body.addLayout(left, 1)
+        body.addLayout(right, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addWidget(self.title)
+        lay.addLayout(body, 1)
+        ctx.currentCollectionChanged.connect(self.set_collection)
+        ctx.infoChanged.connect(self._info_changed)
+        self.set_collection(ctx.current)
+
+    def _info_changed(self) -> None:
+        self.set_collection(self.ctx.current, keep=True)
+
+    def info(self) -> CollectionInfo | None:
+        return self.ctx.collection(self.collection)
+
+    def set_collection(self, name: str, keep: bool = False) -> None:
+        if self.task is not None and self.task.running:
+            return
+        keep_path = self.current_path() if keep and name == self.collection else ""
+        self.collection = name
+        self.title.setText(f"Indexes of {name}" if name else "Index configuration")
+        self.fields.blockSignals(True)
+        self.fields.clear()
+        info = self.info()
+        for path in (info.vector_paths if info is not None and info.schema is not None else []):
+            ix = info.index_for(path)
+            text = f"{path}    {ix.index_type} · {ix.metric} · {ix.state}" if ix else f"{path}    (no index: exact)"
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.fields.addItem(item)
+        self.fields.blockSignals(False)
+        if self.fields.count():
+            self.select_field(keep_path or str(self.fields.item(0).data(Qt.ItemDataRole.UserRole)))
+        else:
+            self._field_changed()
+
+    def select_field(self, path: str) -> None:
+        for i in range(self.fields.count()):
+            if self.fields.item(i).data(Qt.ItemDataRole.UserRole) == path:
+                self.fields.setCurrentRow(i)
+                return
+
+    def current_path(self) -> str:
+        it = self.fields.currentItem()
+        return str(it.data(Qt.ItemDataRole.UserRole)) if it is not None else ""
+
+    def _field_changed(self) -> None:
+        info, path = self.info(), self.current_path()
+        self.error_label.setText("")
+        if info is None or not path:
+            self.current_label.setText("No vector field selected.")
+            self.build_button.setEnabled(False)
+            return
+        types, metrics = choices_for(info, path)
+        ix = info.index_for(path)
+        self.type_combo.blockSignals(True)
+        self.type_combo.clear()
+        self.type_combo.addItems(types)
+        self.type_combo.setCurrentText(ix.index_type if ix and ix.index_type in types else types[0])
+        self.type_combo.blockSignals(False)
+        self.metric_combo.clear()
+        self.metric_combo.addItems(metrics)
+        if ix and ix.metric in metrics:
+            self.metric_combo.setCurrentText(ix.metric)
+        self._type_changed(self.type_combo.currentText(), existing=ix.params if ix else None)
+        if ix:
+            self.current_label.setText(
+                f"<b>{path}</b> has index <b>{ix.name}</b>: {ix.index_type} · {ix.metric} · params {ix.params} · "
+                f"{ix.indexed_rows:,} rows indexed, {ix.pending_rows:,} pending ({ix.state}). Building replaces it.")
+        else:
+            self.current_label.setText(f"<b>{path}</b> has no index: it is searched exactly.")
+        self.build_button.setEnabled(True)
+
+    def _type_changed(self, index_type: str, existing: dict[str, Any] | None = None) -> None:
+        while self.params_form.rowCount():
+            self.params_form.removeRow(0)
+        self.param_spins = {}
+        help_text, specs = INDEX_TYPES.get(index_type, ("", ()))
+        self.type_help.setText(help_text)
+        for spec in specs:
+            spin = QSpinBox(self.params_box)
+            spin.setObjectName(f"param_{spec.name}")
+            spin.setRange(spec.low, min(spec.high, INT32_MAX))
+            value = spec.default
+            if existing and spec.name in existing:
+                try:
+                    value = int(existing[spec.name])
+                except (TypeError, ValueError):
+                    pass
+            spin.setValue(value)
+            hint = QLabel(f"{spec.help} Valid: {spec.low:,}–{spec.high:,}; default {spec.default}.",
+                          self.params_box)
+            hint.setObjectName("hint")
+            hint.setWordWrap(True)
+            self.params_form.addRow(spec.name, spin)
+            self.params_form.addRow("", hint)
+            self.param_spins[spec.name] = spin
+        if not specs:
+            none = QLabel("No build parameters.", self.params_box)
+            none.setObjectName("hint")
+            self.params_form.addRow(none)
+
+    def params(self) -> dict[str, int]:
+        return {k: s.value() for k, s in self.param_spins.items()}
+
+    def build(self) -> Task | None:
+        info, path = self.info(), self.current_path()
+        if info is None or not path or self.ctx.client is None:
+            return None
+        ix = info.index_for(path)
+        if ix is not None and not dialogs.confirm(
+                self, "Replace the index", f"Replace index {ix.name!r} on {path} ({ix.index_type}, {ix.metric})? "
+                "Searches stay correct while it rebuilds.", "Replace"):
+            return None
+        client, coll = self.ctx.client, self.collection
+        index_type, metric, params = self.type_combo.currentText(), self.metric_combo.currentText(), self.params()
+        task = Task(f"Build {index_type} index on {coll}.{path}",
+                    lambda: build_events(client, coll, path, index_type, metric, params, ix.name if ix else None),
+                    parent=self)
+        task.progress.connect(self._progress)
+        task.succeeded.connect(lambda _r: self._ended("built"))
+        task.cancelled.connect(lambda: self._ended("cancelled: built segments stay, the rest are searched "
+                                                   "exactly"))
+        task.failed.connect(lambda e: (self._ended(""), self.error_label.setText(plain_message(e))))
+        task.finished.connect(self.ctx.refresh)
+        self.task = task
+        self.error_label.setText("")
+        self.build_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.bar.setRange(0, 0)
+        self.ctx.run(task)
+        return task
+
+    def _progress(self, ev: dict[str, Any]) -> None:
+        if ev.get("total"):
+            self.bar.setRange(0, int(ev["total"]))
+            self.bar.setValue(int(ev["done"]))
+        rows = ""
+        if "indexed" in ev:
+            rows = f" · {ev['indexed']:,} rows indexed, {ev['pending']:,} pending"
+        self.progress_label.setText(str(ev.get("text", "")) + rows)
+
+    def _ended(self, text: str) -> None:
+        self.cancel_button.setEnabled(False)
+        self.build_button.setEnabled(True)
+        if self.bar.maximum() == 0:
+            self.bar.setRange(0, 1)
+        if text == "built":
+            self.bar.setValue(self.bar.maximum())
+        if text == "built":
+            self.progress_label.setText("Index built. " + self.progress_label.text().split(" · ", 1)[-1])
+        elif text:
+            self.progress_label.setText(text[:1].upper() + text[1:] + ".")
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.cancel_button.setEnabled(False)
+
+    def shutdown(self) -> None:
+        self.cancel()

@@ -1,0 +1,220 @@
+"""Import files: the dialog shown after a drop or File › Import, and the ingest task it starts.
+
+The task wraps `workbench.ingest.ingest_job` (a cancellable Job of progress
+events) and loads the model first, on the worker thread: the collection's own
+model for an existing collection, the model chosen in Settings for a new one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.app_settings import ModelChoice
+from ui.context import AppContext
+from ui.embedder_provider import DEMO_MODEL_WARNING
+from ui.workers import JobTask
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class IngestRequest:
+    paths: list[str]
+    collection: str
+    new: bool
+    kind: str = "auto"  # auto, images, pdfs
+    multiview: bool = False
+
+
+def suggest_name(paths: list[str], existing: list[str]) -> str:
+    """A valid, unused collection name from the first dropped folder (or file's folder)."""
+    p = Path(paths[0]) if paths else Path("images")
+    base = p.name if p.is_dir() else (p.parent.name or "images")
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", base).strip("_").lower() or "images"
+    if not re.match(r"[A-Za-z_]", name):
+        name = f"c_{name}"
+    out, i = name, 2
+    while out in existing:
+        out, i = f"{name}_{i}", i + 1
+    return out
+
+
+def ingest_task(ctx: AppContext, req: IngestRequest, choice: ModelChoice | None = None) -> JobTask:
+    """A JobTask that loads the right model and runs the ingest job (not started)."""
+    from workbench.ingest import IngestOptions, ingest_job
+    from workbench.jobs import Job, Progress
+
+    db, provider = ctx.db_path, ctx.provider
+    info = ctx.collection(req.collection)
+    use_collection_model = (not req.new) and info is not None and bool(info.meta.get("embedder"))
+    model_choice = choice or ctx.model_choice()
+
+    def body(job: Job) -> Iterator[Progress]:
+        yield Progress("loading model", message="loading the CLIP model (the first time takes a few seconds)")
+        if use_collection_model:
+            embedder = provider.for_collection(db, req.collection)
+        else:
+            embedder = provider.for_choice(model_choice)
+        inner = ingest_job(req.paths, db, req.collection, embedder=embedder,
+                           options=IngestOptions(kind=req.kind, multiview=req.multiview))
+        job.report = None
+        try:
+            for event in inner:
+                if job.cancelled:
+                    inner.cancel()
+                yield event
+        finally:
+            job.report = inner.report
+
+    n = len(req.paths)
+    what = Path(req.paths[0]).name if n == 1 else f"{n} items"
+    return JobTask(Job(body, title=f"Import {what} into {req.collection}"))
+
+
+class IngestDialog(QDialog):
+    """Where dropped files go: an existing collection or a new one, and how."""
+
+    requested = Signal(object)  # IngestRequest
+
+    def __init__(self, ctx: AppContext, paths: list[str], collection: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.paths = list(paths)
+        self.setWindowTitle("Import files")
+        self.setObjectName("ingestDialog")
+        names = list(ctx.info.collections)
+        shown = "\n".join(self.paths[:6]) + (f"\n… and {len(self.paths) - 6} more" if len(self.paths) > 6 else "")
+        what = QLabel(f"<b>{len(self.paths)} item(s) to import</b>", self)
+        files = QLabel(shown, self)
+        files.setObjectName("hint")
+        files.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.existing_radio = QRadioButton("Into the collection", self)
+        self.existing_combo = QComboBox(self)
+        self.existing_combo.addItems(names)
+        self.new_radio = QRadioButton("Into a new collection named", self)
+        self.new_name = QLineEdit(suggest_name(self.paths, names), self)
+        self.new_name.setObjectName("newCollectionName")
+        group = QButtonGroup(self)
+        group.addButton(self.existing_radio)
+        group.addButton(self.new_radio)
+        if collection and collection in names:
+            self.existing_combo.setCurrentText(collection)
+            self.existing_radio.setChecked(True)
+        else:
+            self.new_radio.setChecked(True)
+        self.existing_radio.setEnabled(bool(names))
+        self.existing_combo.setEnabled(bool(names))
+
+        self.kind_combo = QComboBox(self)
+        self.kind_combo.addItem("Detect (images or PDFs)", "auto")
+        self.kind_combo.addItem("Images", "images")
+        self.kind_combo.addItem("PDF documents", "pdfs")
+        self.multiview = QCheckBox("Also embed a grid of crops of each image (multi-view: finds small things; "
+                                   "10× slower)", self)
+        self.model_label = QLabel("", self)
+        self.model_label.setWordWrap(True)
+        self.model_button = QPushButton("Change…", self)
+        self.model_button.clicked.connect(self._change_model)
+        self.warning = QLabel(DEMO_MODEL_WARNING, self)
+        self.warning.setObjectName("warning")
+        self.warning.setWordWrap(True)
+        self.error = QLabel("", self)
+        self.error.setObjectName("error")
+
+        form = QFormLayout()
+        form.addRow(self.existing_radio, self.existing_combo)
+        form.addRow(self.new_radio, self.new_name)
+        form.addRow("Kind", self.kind_combo)
+        form.addRow("", self.multiview)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.model_button)
+        form.addRow("Model", model_row)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.import_button = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.import_button.setObjectName("primary")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(what)
+        lay.addWidget(files)
+        lay.addLayout(form)
+        lay.addWidget(self.warning)
+        lay.addWidget(self.error)
+        lay.addWidget(self.buttons)
+        for sig in (self.existing_radio.toggled, self.new_name.textChanged, self.existing_combo.currentTextChanged):
+            sig.connect(self._update)
+        self._update()
+        self.resize(560, self.sizeHint().height())
+
+    def _target(self) -> tuple[str, bool]:
+        if self.existing_radio.isChecked():
+            return self.existing_combo.currentText(), False
+        return self.new_name.text().strip(), True
+
+    def _update(self) -> None:
+        name, new = self._target()
+        err = ""
+        if new:
+            if not _NAME_RE.match(name):
+                err = "A collection name uses letters, digits and underscores, and starts with a letter or _."
+            elif name in self.ctx.info.collections:
+                err = f"{name!r} exists already; choose it above or type another name."
+        elif not name:
+            err = "Choose a collection."
+        self.error.setText(err)
+        self.error.setVisible(bool(err))
+        self.import_button.setEnabled(not err)
+        info = self.ctx.collection(name) if not new else None
+        if info is not None and info.meta.get("embedder"):
+            self.model_label.setText(f"{info.model} (the collection's own model)")
+            self.model_button.setEnabled(False)
+            demo = info.is_demo
+        else:
+            choice = self.ctx.model_choice()
+            self.model_label.setText(choice.describe())
+            self.model_button.setEnabled(True)
+            demo = choice.kind == "demo"
+        self.multiview.setEnabled(new)
+        self.warning.setVisible(demo)
+
+    def _change_model(self) -> None:
+        from ui.model_settings import ModelSettingsDialog
+
+        dlg = ModelSettingsDialog(self.ctx, self)
+        dlg.finished.connect(lambda _r: self._update())
+        dlg.open()
+
+    def request(self) -> IngestRequest:
+        name, new = self._target()
+        return IngestRequest(self.paths, name, new, str(self.kind_combo.currentData()),
+                             self.multiview.isChecked() and new)
+
+    def accept(self) -> None:
+        self._update()
+        if not self.import_button.isEnabled():
+            return
+        self.requested.emit(self.request())
+        super().accept()
