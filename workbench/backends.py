@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -473,14 +474,38 @@ class _ClientBackend:
     _secrets: tuple[str, ...] = ()
 
     # hooks -------------------------------------------------------------------
+    def _api(self) -> SimpleNamespace:
+        """The library's classes: AnnSearchRequest, RRFRanker, WeightedRanker, EmbeddingList, DataType, MilvusClient."""
+        raise NotImplementedError(f"{type(self).__name__} does not define _api")
+
     def _ann_request(self, r: AnnRequest) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not define _ann_request")
+        param: dict[str, Any] = {"params": dict(r.params)}
+        if r.metric_type:
+            param["metric_type"] = r.metric_type
+        return self._api().AnnSearchRequest(data=list(r.data), anns_field=r.anns_field, param=param, limit=r.limit,
+                                            expr=r.filter or None)
 
     def _ranker(self, r: Ranker) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not define _ranker")
+        api = self._api()
+        if r.kind == "rrf":
+            return api.RRFRanker(r.k)
+        if r.kind == "weighted":
+            return api.WeightedRanker(*r.weights)
+        raise BackendError(f"unknown ranker {r.kind!r}; use 'rrf' or 'weighted'")
 
     def _embedding_list(self, vectors: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not define _embedding_list")
+        el = self._api().EmbeddingList()
+        for v in np.asarray(vectors, dtype=np.float32).reshape(-1, np.shape(vectors)[-1]):
+            el.add(v)
+        return el
+
+    def _build_schema(self, schema: dict[str, Any]) -> Any:
+        api = self._api()
+        s = api.MilvusClient.create_schema(auto_id=schema.get("auto_id", False),
+                                           enable_dynamic_field=schema.get("enable_dynamic_field", False),
+                                           description=schema.get("description", ""))
+        _add_fields(api.MilvusClient, api.DataType, s, schema)
+        return s
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _build_and_create")
@@ -795,39 +820,16 @@ class EmbeddedBackend(_ClientBackend):
             p.parent.mkdir(parents=True, exist_ok=True)
             self.client = MilvusClient(str(p))
 
-    def _ann_request(self, r: AnnRequest) -> Any:
-        from engine import AnnSearchRequest
+    def _api(self) -> SimpleNamespace:
+        import engine
+        from engine import MilvusClient
 
-        param: dict[str, Any] = {"params": dict(r.params)}
-        if r.metric_type:
-            param["metric_type"] = r.metric_type
-        return AnnSearchRequest(data=list(r.data), anns_field=r.anns_field, param=param, limit=r.limit,
-                                expr=r.filter or None)
-
-    def _ranker(self, r: Ranker) -> Any:
-        from engine import RRFRanker, WeightedRanker
-
-        if r.kind == "rrf":
-            return RRFRanker(r.k)
-        if r.kind == "weighted":
-            return WeightedRanker(*r.weights)
-        raise BackendError(f"unknown ranker {r.kind!r}; use 'rrf' or 'weighted'")
-
-    def _embedding_list(self, vectors: Any) -> Any:
-        from engine import EmbeddingList
-
-        el = EmbeddingList()
-        for v in np.asarray(vectors, dtype=np.float32).reshape(-1, np.shape(vectors)[-1]):
-            el.add(v)
-        return el
+        return SimpleNamespace(AnnSearchRequest=engine.AnnSearchRequest, RRFRanker=engine.RRFRanker,
+                               WeightedRanker=engine.WeightedRanker, EmbeddingList=engine.EmbeddingList,
+                               DataType=engine.DataType, MilvusClient=MilvusClient)
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
-        from engine import DataType, MilvusClient
-
-        s = MilvusClient.create_schema(auto_id=schema.get("auto_id", False),
-                                       enable_dynamic_field=schema.get("enable_dynamic_field", False),
-                                       description=schema.get("description", ""))
-        _add_fields(MilvusClient, DataType, s, schema)
+        s = self._build_schema(schema)
         self.client.create_collection(name, schema=s, index_params=_index_params(self.client, indexes) if indexes
                                       else None)
         if not indexes:
@@ -953,39 +955,16 @@ class MilvusBackend(_ClientBackend):
         probe = probe_struct_arrays(self.client) if (lite or spec.probe) else None
         self.capabilities = milvus_capabilities(version, lite=lite, struct_probe=probe)
 
-    def _ann_request(self, r: AnnRequest) -> Any:
-        from pymilvus import AnnSearchRequest
-
-        param: dict[str, Any] = {"params": dict(r.params)}
-        if r.metric_type:
-            param["metric_type"] = r.metric_type
-        return AnnSearchRequest(data=list(r.data), anns_field=r.anns_field, param=param, limit=r.limit,
-                                expr=r.filter or None)
-
-    def _ranker(self, r: Ranker) -> Any:
-        from pymilvus import RRFRanker, WeightedRanker
-
-        if r.kind == "rrf":
-            return RRFRanker(r.k)
-        if r.kind == "weighted":
-            return WeightedRanker(*r.weights)
-        raise BackendError(f"unknown ranker {r.kind!r}; use 'rrf' or 'weighted'")
-
-    def _embedding_list(self, vectors: Any) -> Any:
+    def _api(self) -> SimpleNamespace:
+        import pymilvus
         from pymilvus.client.embedding_list import EmbeddingList
 
-        el = EmbeddingList()
-        for v in np.asarray(vectors, dtype=np.float32).reshape(-1, np.shape(vectors)[-1]):
-            el.add(v)
-        return el
+        return SimpleNamespace(AnnSearchRequest=pymilvus.AnnSearchRequest, RRFRanker=pymilvus.RRFRanker,
+                               WeightedRanker=pymilvus.WeightedRanker, EmbeddingList=EmbeddingList,
+                               DataType=pymilvus.DataType, MilvusClient=pymilvus.MilvusClient)
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
-        from pymilvus import DataType, MilvusClient
-
-        s = MilvusClient.create_schema(auto_id=schema.get("auto_id", False),
-                                       enable_dynamic_field=schema.get("enable_dynamic_field", False),
-                                       description=schema.get("description", ""))
-        _add_fields(MilvusClient, DataType, s, schema)
+        s = self._build_schema(schema)
         if not indexes:  # Milvus cannot load a collection whose vector fields have no index
             indexes = [{"field_name": p, "index_type": "AUTOINDEX",
                         "metric_type": _default_metric(f, "[" in p)} for p, f in vector_paths(schema)]
