@@ -234,6 +234,18 @@ def row_masks(
     return masks
 
 
+def search_masks(
+    schema: CollectionSchema,
+    segments: list[SegmentState],
+    expr: str | None,
+    params: dict[str, Any] | None,
+) -> list[np.ndarray | None]:
+    """Like `row_masks`, but None for a segment whose every row is live and matches (no mask to scan)."""
+    if expr and expr.strip():
+        return list(row_masks(schema, segments, expr, params))
+    return [None if seg.deleted is None else ~seg.deleted for seg in segments]
+
+
 # --- query -----------------------------------------------------------------
 
 
@@ -332,12 +344,13 @@ def check_metric(field_path: str, field: FieldSchema, requested: str | None, ind
     return metric
 
 
-SegmentSearcher = Callable[[SegmentState, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+# searcher(segment, valid rows mask or None for all rows, k) -> (local ids, distances)
+SegmentSearcher = Callable[[SegmentState, np.ndarray | None, int], tuple[np.ndarray, np.ndarray]]
 
 
 def search_segments(
     segments: list[SegmentState],
-    masks: list[np.ndarray],
+    masks: list[np.ndarray | None],
     nq: int,
     k: int,
     metric: str,
@@ -346,7 +359,7 @@ def search_segments(
     """Run `searcher(seg, mask, k)` on each segment and merge into one top-k per query."""
     per_query: list[list[Candidate]] = [[] for _ in range(nq)]
     for seg, mask in zip(segments, masks):
-        if not mask.any():
+        if seg.data.num_rows == 0 or (mask is not None and not mask.any()):
             continue
         ids, dists = searcher(seg, mask, k)
         pks = seg.data.pk_column()
@@ -367,17 +380,19 @@ def _pk_key(pk: Any) -> Any:
 
 
 def exact_searcher(field: FieldSchema, queries: np.ndarray, metric: str) -> SegmentSearcher:
-    def run(seg: SegmentState, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def run(seg: SegmentState, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        vecs = segment_vectors(field, seg)
+        if mask is None:
+            return top_k(score_matrix(metric, queries, vecs), k, metric)
         rows = np.flatnonzero(mask)
-        vecs = segment_vectors(field, seg)[rows]
-        ids, dists = top_k(score_matrix(metric, queries, vecs), k, metric)
+        ids, dists = top_k(score_matrix(metric, queries, vecs[rows]), k, metric)
         return np.where(ids >= 0, rows[np.maximum(ids, 0)], -1), dists
 
     return run
 
 
 def maxsim_searcher(top: FieldSchema, sub: FieldSchema, queries: list[np.ndarray], metric: str) -> SegmentSearcher:
-    def run(seg: SegmentState, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def run(seg: SegmentState, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
         elements, offsets = seg.data.struct_vectors(top.name, sub.name)
         nq = len(queries)
         ids = np.full((nq, k), -1, dtype=np.int64)

@@ -84,14 +84,24 @@ class SegmentIndexes:
         self.build_lock = threading.Lock()  # one build at a time per collection
         self._cache_lock = threading.Lock()
         self._loaded: dict[tuple[str, str], VectorIndex] = {}
+        self._specs: list[IndexSpec] | None = None  # cached; see invalidate()
 
     # --- specs -------------------------------------------------------------
     def specs(self) -> list[IndexSpec]:
-        out = []
-        for r in self.catalog.indexes(self.collection_id):
-            if r["metric_type"]:  # vector indexes carry a metric; scalar ones do not
-                out.append(IndexSpec(r["index_name"], r["field"], r["index_type"].upper(), r["metric_type"], r["params"]))
-        return out
+        """The vector indexes requested on this collection (read from the catalog once)."""
+        specs = self._specs
+        if specs is None:
+            specs = [
+                IndexSpec(r["index_name"], r["field"], r["index_type"].upper(), r["metric_type"], r["params"])
+                for r in self.catalog.indexes(self.collection_id)
+                if r["metric_type"]  # vector indexes carry a metric; scalar ones do not
+            ]
+            self._specs = specs
+        return specs
+
+    def invalidate(self) -> None:
+        """Forget the cached specs; call after the catalog's `indexes` rows change."""
+        self._specs = None
 
     def spec_for(self, field: str) -> IndexSpec | None:
         return next((s for s in self.specs() if s.field == field), None)

@@ -215,3 +215,17 @@ def test_maxsim_index_recall(client: MilvusClient) -> None:
         truth = set(np.argsort(-scores)[:10].tolist())
         hits_total += len(truth & {h["id"] for h in res[0]})
     assert hits_total / 100 >= 0.95
+
+
+def test_index_settings_change_needs_drop(client: MilvusClient) -> None:
+    client.create_collection("s", dimension=4)  # AUTOINDEX COSINE on "vector"
+    same = client.prepare_index_params()
+    same.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    client.create_index("s", same)  # identical: accepted, nothing changes
+    other = client.prepare_index_params()
+    other.add_index("vector", index_type="HNSW", metric_type="L2", params={"M": 8})
+    with pytest.raises(Exception, match="already exists with other settings"):
+        client.create_index("s", other)
+    client.drop_index("s", "vector")
+    client.create_index("s", other)
+    assert client.describe_index("s", "vector")["metric_type"] == "L2"

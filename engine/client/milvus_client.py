@@ -32,6 +32,7 @@ from engine.executor import (
     range_filter,
     row_masks,
     run_query,
+    search_masks,
     search_segments,
     to_hits,
 )
@@ -333,6 +334,16 @@ class MilvusClient(AdminMixin):
                 target, is_sub = _index_target(coll.schema, ip.field_name)
                 if target.is_vector:
                     metric = check_metric(ip.field_name, target, metric, None, is_sub)
+                same = existing.get(name)
+                if same is not None:
+                    wanted = ((ip.index_type or "AUTOINDEX").upper(), (metric or "").upper(), ip.params)
+                    have = (same["index_type"].upper(), (same["metric_type"] or "").upper(), same["params"])
+                    if wanted == have:
+                        continue  # the same index again: nothing to do, as in Milvus
+                    raise MilvusException(
+                        f"index {name!r} on {ip.field_name!r} already exists with other settings "
+                        f"({have[0]}, {have[1] or 'no metric'}, {have[2]}); drop_index first to change it"
+                    )
                 db.table("indexes").upsert(
                     {
                         "collection_id": coll.id,
@@ -345,6 +356,7 @@ class MilvusClient(AdminMixin):
                     },
                     pk=("collection_id", "index_name"),
                 )
+        coll.indexes.invalidate()
 
     def list_indexes(self, collection_name: str, field_name: str | None = "", **kwargs: Any) -> list[str]:
         coll = self._coll(collection_name)
@@ -385,14 +397,13 @@ class MilvusClient(AdminMixin):
         rows = [r for r in self._db.catalog.indexes(coll.id) if r["index_name"] == index_name]
         with self._db.catalog.transaction() as db:
             db.execute("delete from indexes where collection_id = ? and index_name = ?", [coll.id, index_name])
+        coll.indexes.invalidate()
         for r in rows:
             coll.indexes.drop(r["field"])
 
     def _index_metric(self, coll: Collection, field_path: str) -> str | None:
-        for r in self._db.catalog.indexes(coll.id):
-            if r["field"] == field_path:
-                return r["metric_type"] or None
-        return None
+        spec = coll.indexes.spec_for(field_path)
+        return spec.metric if spec is not None else None
 
     # --- writes -----------------------------------------------------------
     def insert(self, collection_name: str, data: dict[str, Any] | list[dict[str, Any]], timeout: float | None = None,
@@ -533,7 +544,7 @@ class MilvusClient(AdminMixin):
         params = search_time_params(search_params)
         snap = coll.snapshot
         segs = snap.select(self._check_partitions(coll, partition_names))
-        masks = row_masks(schema, segs, filter, filter_params)
+        masks = search_masks(schema, segs, filter, filter_params)
         k = limit + offset
         queries: Any
         if sub is not None:
@@ -602,12 +613,11 @@ def indexed_searcher(coll: Collection, field: str, queries: Any, params: dict[st
     """Search sealed segments through their index when one is built; everything else exactly."""
     spec = coll.indexes.spec_for(field)
 
-    def run(seg: SegmentState, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def run(seg: SegmentState, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
         if spec is not None and isinstance(seg.data, SealedSegment):
             index = coll.indexes.get(seg.data, field, spec)
             if index is not None:
-                valid = None if mask.all() else mask
-                return index.search(queries, k, valid_mask=valid, search_params=params)
+                return index.search(queries, k, valid_mask=mask, search_params=params)
         return exact(seg, mask, k)
 
     return run

@@ -204,6 +204,13 @@ class HNSWIndex:
         ef_eff = max(ef, math.ceil(ef / sel))
         if mask is not None and n_valid <= max(EXACT_MAX_ROWS, EXACT_COST_RATIO * ef_eff * self.M):
             return self._exact(q, k, np.flatnonzero(mask))
+        if mask is None and k <= n:  # the common case: one graph search, already ordered best first
+            try:
+                labels, dist = self._knn(q, k, ef)
+            except RuntimeError:
+                pass  # hnswlib found fewer than k (a sparse graph): the general path below copes
+            else:
+                return labels, dist
         want = min(k, n_valid)
         kk = min(n, k if mask is None else math.ceil(k / sel * _WIDEN) + 8)
         if mask is not None and kk > n // 4:  # the graph would visit most of the index anyway
