@@ -32,6 +32,11 @@ DEFAULT_RETRIEVAL_ANN_RATIO = 3.0
 MIN_RETRIEVED = 32
 # Score every valid entity exactly when their elements number at most this.
 EXACT_MAX_ELEMENTS = 4096
+# Candidate entities scored exactly: at least limit × retrieval_ann_ratio × this. Nearby elements
+# often share an entity, and the best entity by summed MAX_SIM need not own the single nearest
+# element of any query vector; scoring a wider candidate set exactly is cheap and lifts recall
+# (bench/bench_engine.py MAX_SIM: 0.93 at 1×, see docs/benchmarks.md).
+CANDIDATE_FACTOR = 2.0
 
 
 class MaxSimIndex:
@@ -157,13 +162,28 @@ class MaxSimIndex:
                 q = q.reshape(1, -1)
             if q.ndim != 2 or len(q) == 0 or q.shape[1] != self._hnsw.dim:
                 raise ParamError(f"query list {qi} must have shape (m, {self._hnsw.dim}), got {q.shape}")
-            if exact:
-                rows = valid_rows
-            else:
-                labels, _ = self._hnsw.search(q, kk, elem_mask, {"ef": ef})
-                rows = np.unique(self._elem_row[labels[labels >= 0]])
+            rows = valid_rows if exact else self._candidates(q, kk, ef, elem_mask, valid_rows, k, ratio)
             ids[qi], dists[qi] = self._score_rows(q, rows, k)
         return ids, dists
+
+    def _candidates(self, q: np.ndarray, kk: int, ef: int, elem_mask: np.ndarray | None, valid_rows: np.ndarray,
+                    k: int, ratio: float) -> np.ndarray:
+        """Entities owning the elements nearest to any query vector: at least ``k × ratio × CANDIDATE_FACTOR``.
+
+        Nearby elements often belong to the same few entities, so the element search is widened
+        (doubling) until that many distinct entities are found, or scores every valid entity once
+        the search would cover a quarter of the elements.
+        """
+        target = min(len(valid_rows), max(k, math.ceil(k * ratio * CANDIDATE_FACTOR)))
+        n_elements = len(self._elem_row) if elem_mask is None else int(elem_mask.sum())
+        while True:
+            labels, _ = self._hnsw.search(q, kk, elem_mask, {"ef": max(ef, kk)})
+            rows = np.unique(self._elem_row[labels[labels >= 0]])
+            if len(rows) >= target or kk >= n_elements:
+                return rows
+            if kk * 2 > n_elements // 4:
+                return valid_rows
+            kk *= 2
 
     def save(self, path: Path) -> None:
         """Write the element graph (``elements/``), ``offsets.npy`` and ``index.json``."""
