@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.infoChanged.connect(demo_when_ready)
     if args.paths:
         paths = [str(Path(p).expanduser().absolute()) for p in args.paths]
-        ctx.databaseOpened.connect(lambda _p: QTimer.singleShot(0, lambda: window.files_dropped(paths)))
+        ctx.databaseOpened.connect(lambda _p: QTimer.singleShot(0, window, lambda: window.files_dropped(paths)))
     window.show()
     code = app.exec()
     for t in live_tasks():

@@ -359,7 +359,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        QTimer.singleShot(0, lambda: self.files_dropped(paths, ""))
+        QTimer.singleShot(0, self, lambda: self.files_dropped(paths, ""))
 
     def files_dropped(self, paths: list[str], collection: str = "") -> IngestDialog | None:
         """Ask where the files go (a non-blocking dialog), then start the import."""
@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
             self.ctx.refresh()
             self.ctx.dataChanged.emit(collection)
             if select:
-                QTimer.singleShot(0, lambda: self._select_when_known(collection))
+                QTimer.singleShot(0, self, lambda: self._select_when_known(collection))
 
         task.progress.connect(progress)
         task.finished.connect(finished)
@@ -422,7 +422,7 @@ class MainWindow(QMainWindow):
             if self.stack.currentWidget() is self.welcome:
                 self.stack.setCurrentWidget(self.tabs)
         elif tries > 0:
-            QTimer.singleShot(100, lambda: self._select_when_known(collection, tries - 1))
+            QTimer.singleShot(100, self, lambda: self._select_when_known(collection, tries - 1))
 
     def create_demo(self) -> JobTask | None:
         from ui.demo import DEMO_COLLECTION, demo_job
