@@ -585,7 +585,15 @@ def bench_milvus_lite(ds: Dataset, work: Path, args: argparse.Namespace) -> dict
     log(f"Milvus Lite: insert {insert_s:.1f} s, flush returned after {sw_flush.seconds:.1f} s, "
         f"indexed after {res['seal_index_s']:.1f} s ({nfiles} segments, indexed={ok})")
     res["describe_index"] = client.describe_index(COLL, "vec")
-    res["internals"] = milvus_lite_internals(path)
+    # the sidecar file is written just before the index is attached to the segment: wait for the attach
+    t_end = time.perf_counter() + 60
+    while True:
+        res["internals"] = milvus_lite_internals(path)
+        kinds = res["internals"].get("indexes") or []
+        if "error" in res["internals"] or (kinds and not any(k.startswith("none") for k in kinds)) or \
+                time.perf_counter() > t_end:
+            break
+        time.sleep(0.05)
 
     def search(q: np.ndarray, ef: int) -> list[int]:
         r = client.search(COLL, data=[q.tolist()], anns_field="vec", limit=K,
@@ -710,12 +718,21 @@ def build_ratio_reps(ds: Dataset, work: Path, args: argparse.Namespace) -> list[
     n = min(ds.n, args.build_rep_n)
     out = []
     for r in range(args.build_reps):
-        _, hs, hcpu = hnswlib_build(ds.x[:n], args.M, args.ef_construction, args.threads)
         path = work / f"engine_rep{r}.db"
-        client = MilvusClient(str(path))
-        t = engine_ingest(client, ds, args, filters=False, n=n)
-        client.close()
-        shutil.rmtree(path, ignore_errors=True)
+
+        def engine_run(path: Path = path) -> dict[str, float]:
+            client = MilvusClient(str(path))
+            t = engine_ingest(client, ds, args, filters=False, n=n)
+            client.close()
+            shutil.rmtree(path, ignore_errors=True)
+            return t
+
+        if r % 2 == 0:  # alternate which one goes first
+            _, hs, hcpu = hnswlib_build(ds.x[:n], args.M, args.ef_construction, args.threads)
+            t = engine_run()
+        else:
+            t = engine_run()
+            _, hs, hcpu = hnswlib_build(ds.x[:n], args.M, args.ef_construction, args.threads)
         out.append({"n": n, "hnswlib_s": hs, "engine_index_s": t["index_s"], "ratio": t["index_s"] / hs,
                     "hnswlib_cpu_s": hcpu, "engine_index_cpu_s": t["index_cpu_s"],
                     "cpu_ratio": t["index_cpu_s"] / hcpu if hcpu > 0 else float("nan")})
@@ -1031,6 +1048,9 @@ def build_report(R: dict[str, Any], args: argparse.Namespace, svg_name: str) -> 
         rows.append(["seal (write segment), s", fmt(E["seal_s"]), "–", "–", "–", "–", "–"])
         rows.append(["index build, s", fmt(E["index_s"]), fmt(H["build_s"]) if H else "–", "–", "–",
                      fmt(ratio(E["index_s"], H["build_s"] if H else None)), "–"])
+        rows.append(["index build, CPU s (process, all threads)", fmt(E.get("index_cpu_s")),
+                     fmt(H.get("build_cpu_s")) if H else "–", "–", "–",
+                     fmt(ratio(E.get("index_cpu_s"), H.get("build_cpu_s") if H else None)), "–"])
         rows.append(["seal + index (flush → indexed), s", fmt(E["seal_index_s"]), fmt(H["build_s"]) if H else "–",
                      "–", fmt(M["seal_index_s"]) if M else "skipped",
                      fmt(ratio(E["seal_index_s"], H["build_s"] if H else None)),
@@ -1098,8 +1118,13 @@ def build_report(R: dict[str, Any], args: argparse.Namespace, svg_name: str) -> 
         if reps:
             txt += (f"; **median of {len(reps)} alternating repeats** at {reps[0]['n']:,} rows: {fmt(rep_ratio)} "
                     f"({', '.join(fmt(r['ratio']) for r in reps)}), CPU-time ratio {fmt(rep_cpu)}")
-        goal("index build ≤ 1.2× raw hnswlib (same M, efConstruction, threads)", txt,
-             None if used is None else used <= 1.2, "build")
+        name = "index build ≤ 1.2× raw hnswlib (same M, efConstruction, threads)"
+        if used is not None and used <= 1.2 and full_ratio is not None and full_ratio > 1.2:
+            goals.append([name, txt + ". The repeats' median passes but the full-size build does not",
+                          "**BORDERLINE**"])
+            missed.append("build")
+        else:
+            goal(name, txt, None if used is None else used <= 1.2, "build")
     if eh and hh_same:
         r_ = ratio(eh["p50_ms"], hh_same["p50_ms"])
         goal("single-query latency ≤ 1.5× hnswlib knn_query at the same ef",
@@ -1143,7 +1168,9 @@ def build_report(R: dict[str, Any], args: argparse.Namespace, svg_name: str) -> 
     L.append(md_table(["goal", "measured (same run)", "status"], goals) + "\n")
     met = sum(1 for g in goals if "PASS" in g[2])
     miss = sum(1 for g in goals if "MISS" in g[2])
-    L.append(f"{met} met, {miss} missed" + (" — the profiles below explain the misses.\n" if miss else ".\n"))
+    border = sum(1 for g in goals if "BORDERLINE" in g[2])
+    L.append(f"{met} met, {miss} missed" + (f", {border} borderline" if border else "")
+             + (" — the profiles below explain them.\n" if miss or border else ".\n"))
 
     # --- sweep + plot
     L.append("### Recall vs QPS over ef\n")
@@ -1287,8 +1314,11 @@ def build_report(R: dict[str, Any], args: argparse.Namespace, svg_name: str) -> 
         L.append(f"### {B['n']:,} × {B['dim']} run\n")
         L.append(f"Same generator and parameters, engine vs raw hnswlib vs numpy (Milvus Lite not run at this size). "
                  f"Engine: insert {fmt(B['engine']['insert_rows_s'])} rows/s, seal {fmt(B['engine']['seal_s'])} s, "
-                 f"index {fmt(B['engine']['index_s'])} s; hnswlib build {fmt(B['hnswlib']['build_s'])} s "
-                 f"(ratio {fmt(ratio(B['engine']['index_s'], B['hnswlib']['build_s']))}). On disk: engine "
+                 f"index {fmt(B['engine']['index_s'])} s ({fmt(B['engine'].get('index_cpu_s'))} CPU s); hnswlib build "
+                 f"{fmt(B['hnswlib']['build_s'])} s ({fmt(B['hnswlib'].get('build_cpu_s'))} CPU s): wall-clock ratio "
+                 f"{fmt(ratio(B['engine']['index_s'], B['hnswlib']['build_s']))}, CPU-time ratio "
+                 f"{fmt(ratio(B['engine'].get('index_cpu_s'), B['hnswlib'].get('build_cpu_s')))} (single runs). "
+                 f"On disk: engine "
                  f"{fmt_bytes(B['engine'].get('disk_bytes'))}, hnswlib {fmt_bytes(B['hnswlib'].get('disk_bytes'))}.\n")
         be, bh = headline(B["engine"]["sweep"]), headline(B["hnswlib"]["sweep"])
         if be:
@@ -1375,7 +1405,10 @@ def explain_profiles(R: dict[str, Any]) -> dict[str, str]:
                         f"({ly['index_p50_ms'] - ly['raw_p50_ms']:+.3f}: query normalisation, lock, result arrays, "
                         f"sorting), `MilvusClient.search` {ly['client_p50_ms']:.3f} ms "
                         f"({ly['client_p50_ms'] - ly['index_p50_ms']:+.3f}: query validation, masks, candidate merge, "
-                        f"hit dicts). ")
+                        f"hit dicts). Run this way (each layer's queries back to back) the client path costs "
+                        f"{ly['client_p50_ms'] / ly['raw_p50_ms']:.2f}× the bare graph search; the interleaved sweep, "
+                        f"where the two systems alternate query by query and evict each other's caches, gives the "
+                        f"{eh['p50_ms'] / hs['p50_ms']:.2f}× the goal is judged on. ")
             p = profs.get("search")
             if p:
                 sq = p.get("sqlite_calls", 0)
@@ -1389,10 +1422,21 @@ def explain_profiles(R: dict[str, Any]) -> dict[str, str]:
             out["latency"] = txt
     if profs.get("build"):
         share = own_share(profs.get("build"), "add_items")
-        out["build"] = (f"{share:.0f}% of a profiled flush is hnswlib's own `add_items` (C++, both cores); "
-                        if share is not None else "") + \
-            f"top own-time functions of the profiled flush: {top(profs.get('build'))}. The wall-clock ratio " \
-            f"moves between repeats by more than the goal's margin on this shared machine (see the repeats)."
+        cpu_txt = ""
+        if E and H and E.get("index_cpu_s") and H.get("build_cpu_s"):
+            cpu_txt = (f"At {R['dataset'].n:,} rows the engine's build took {E['index_s']:.0f} s wall / "
+                       f"{E['index_cpu_s']:.0f} CPU s against hnswlib's {H['build_s']:.0f} s / {H['build_cpu_s']:.0f} CPU s "
+                       f"(CPU-time ratio {E['index_cpu_s'] / H['build_cpu_s']:.2f}): about the same work, done with "
+                       f"{E['index_cpu_s'] / E['index_s']:.2f} against {H['build_cpu_s'] / H['build_s']:.2f} cores busy "
+                       f"on average. Possible causes: this 2-core machine loses time to other tenants (wall-clock "
+                       f"ratios of identical repeats range widely)"
+                       + (f", and the engine adds rows in batches of {R['hnsw_constants']['_ADD_BATCH']:,} "
+                          f"(engine/index/hnsw.py `_ADD_BATCH`), one `add_items` call — threads started and joined — "
+                          f"per batch, where raw hnswlib gets all rows in one call"
+                          if R.get("hnsw_constants", {}).get("_ADD_BATCH") else "") + ". ")
+        out["build"] = cpu_txt + (f"{share:.0f}% of a profiled flush is hnswlib's own `add_items`; "
+                                  if share is not None else "") + \
+            f"top own-time functions of the profiled flush: {top(profs.get('build'))}."
     if profs.get("build") and M:
         it = M.get("internals", {})
         share = own_share(profs.get("build"), "add_items")
@@ -1514,7 +1558,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         import engine.index.hnsw as hnsw_mod
 
-        R["hnsw_constants"] = {k: getattr(hnsw_mod, k) for k in ("EXACT_MAX_ROWS", "EXACT_COST_RATIO")
+        R["hnsw_constants"] = {k: getattr(hnsw_mod, k) for k in ("EXACT_MAX_ROWS", "EXACT_COST_RATIO", "_ADD_BATCH")
                                if hasattr(hnsw_mod, k)}
 
     R["timings"] = {}
