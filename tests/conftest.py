@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,39 @@ def embedding_like(n: int, dim: int, latent: int = 16, seed: int = 0, noise: flo
     x = z @ proj + noise * rng.standard_normal((n, dim)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32)
+
+
+REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
+
+
+def open_lite(path: Path) -> object:
+    """A MilvusBackend on a Milvus Lite file; skips with the reason (or fails, when Milvus Lite is required)."""
+    from workbench.backends import BackendError, BackendSpec, MilvusBackend
+
+    reason = None
+    b = None
+    if sys.platform == "win32":
+        reason = "milvus-lite has no Windows build"
+    else:
+        try:
+            import milvus_lite  # noqa: F401
+            import pymilvus  # noqa: F401
+
+            b = MilvusBackend(BackendSpec(kind="milvus-lite", uri=str(path)))
+        except ImportError as e:
+            reason = f"pymilvus or milvus-lite is not installed ({e})"
+        except BackendError as e:
+            reason = f"Milvus Lite cannot start here: {e}"
+    if b is None:
+        if REQUIRE_LITE:
+            pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
+        pytest.skip(f"Milvus Lite tests skipped: {reason}")
+    return b
+
+
+@pytest.fixture(scope="module")
+def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A MilvusBackend on a Milvus Lite file, shared by the tests of one module."""
+    b = open_lite(tmp_path_factory.mktemp("lite") / "lite.db")
+    yield b
+    b.close()  # type: ignore[attr-defined]

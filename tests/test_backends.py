@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import stat
 import sys
 from collections.abc import Iterator
@@ -46,34 +45,6 @@ from workbench.connections import (
     MemorySecretStore,
     SecretStoreUnavailable,
 )
-
-REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
-
-
-@pytest.fixture(scope="module")
-def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusBackend]:
-    """A MilvusBackend on a Milvus Lite file (skips with the reason, or fails when required)."""
-    reason = None
-    if sys.platform == "win32":
-        reason = "milvus-lite has no Windows build"
-    else:
-        try:
-            import milvus_lite  # noqa: F401
-            import pymilvus  # noqa: F401
-        except ImportError as e:
-            reason = f"pymilvus or milvus-lite is not installed ({e})"
-    b = None
-    if reason is None:
-        try:
-            b = MilvusBackend(BackendSpec(kind="milvus-lite", uri=str(tmp_path_factory.mktemp("lite") / "b.db")))
-        except BackendError as e:
-            reason = f"Milvus Lite cannot start here: {e}"
-    if b is None:
-        if REQUIRE_LITE:
-            pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
-        pytest.skip(f"Milvus Lite backend tests skipped: {reason}")
-    yield b
-    b.close()
 
 
 @pytest.fixture
@@ -456,3 +427,91 @@ def test_bfloat16_bytes_round_trip() -> None:
     values = [0.10009765625, -2.5, 2.0**100, 1.0]  # all exactly representable in bfloat16
     assert bf16_floats(bf16_bytes(values)) == values
     assert bf16_floats(bf16_bytes([0.1]))[0] == 0.10009765625  # rounded to nearest
+
+
+# --- administration calls the app uses, on both backends ------------------------------------------------
+def test_rename_release_load_and_partitions(backend: Backend) -> None:
+    name, new = fresh(), fresh()
+    _fill(backend, name)
+    assert backend.is_loaded(name)
+    backend.release(name)
+    assert not backend.is_loaded(name)
+    backend.load(name)
+    assert backend.is_loaded(name)
+    backend.create_partition(name, "extra")
+    backend.insert(name, [{"pk": "p1", "v": [0.0, 0.0, 1.0], "w": [0.0, 0.0, 1.0]}], partition="extra")
+    assert backend.count(name, partitions=["extra"]) == 1
+    assert [r["pk"] for r in backend.get(name, ["p1", "k1"], output_fields=["pk"], partitions=["extra"])] == ["p1"]
+    assert [r["pk"] for r in backend.query(name, "pk in {keys}", output_fields=["pk"],
+                                           filter_params={"keys": ["k3", "k4"]})] in (["k3", "k4"], ["k4", "k3"])
+    backend.delete(name, ids=["p1"])
+    backend.drop_partition(name, "extra")
+    assert "extra" not in backend.list_partitions(name)
+    backend.rename_collection(name, new)
+    assert not backend.has_collection(name) and backend.count(new) == 20
+    backend.drop_collection(new)
+
+
+def test_iter_rows_limit(backend: Backend) -> None:
+    name = fresh()
+    _fill(backend, name, n=30)
+    got = [r for batch in backend.iter_rows(name, batch_size=7, output_fields=["pk"], limit=12) for r in batch]
+    assert len(got) == 12 and len({r["pk"] for r in got}) == 12
+    backend.drop_collection(name)
+
+
+def test_drop_and_rebuild_an_index_with_progress(backend: Backend) -> None:
+    name = fresh()
+    _fill(backend, name, n=50)
+    backend.flush(name)
+    backend.drop_index(name, "w")
+    assert [i.field_name for i in backend.list_indexes(name)] == ["v"]
+    events = list(backend.create_index_iter(name, [{"field_name": "w", "index_type": "FLAT", "metric_type": "IP"}]))
+    assert events and all(e.field_name == "w" for e in events)
+    assert {i.field_name: i.metric_type for i in backend.list_indexes(name)} == {"v": "L2", "w": "IP"}
+    backend.load(name)
+    hits = backend.search(name, [[1.0, 1.0, 0.5]], anns_field="w", limit=3)
+    assert len(hits[0]) == 3
+    backend.drop_collection(name)
+
+
+def test_compaction_summary(backend: Backend) -> None:
+    name = fresh()
+    _fill(backend, name, n=40)
+    backend.flush(name)
+    backend.delete(name, ids=[f"k{i}" for i in range(10)])
+    summary = backend.compact(name)
+    assert summary.state.endswith("Completed")
+    if backend.capabilities.kind == "embedded":
+        assert summary.rows_purged == 10 and "purged 10" in summary.describe()
+    assert backend.count(name) == 30
+    backend.drop_collection(name)
+
+
+def test_engine_only_inspection_is_explained_elsewhere(embedded: EmbeddedBackend, lite: MilvusBackend) -> None:
+    name = fresh()
+    _fill(embedded, name, n=30)
+    embedded.flush(name)
+    assert embedded.memory_usage(name)["total"] >= 0
+    assert isinstance(embedded.index_stats(name, "v"), list)
+    last = list(embedded.recall_check_iter(name, "v", k=5, ef_values=(16,), n_queries=5))[-1]
+    assert "results" in last
+    for feature, call in [("memory_usage", lambda: lite.memory_usage(name)),
+                          ("index_internals", lambda: lite.index_stats(name, "v")),
+                          ("recall_check", lambda: list(lite.recall_check_iter(name, "v")))]:
+        assert not lite.capabilities.supports(feature)
+        with pytest.raises(CapabilityError, match="Milvus Lite"):
+            call()
+
+
+def test_workspaces(tmp_path: Path, embedded: EmbeddedBackend, lite: MilvusBackend,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.settings import server_workspace
+
+    assert embedded.workspace == embedded.path / "workbench"
+    assert lite.workspace.name.endswith(".db.workbench")
+    monkeypatch.setenv("WORKBENCH_WORKSPACES", str(tmp_path / "ws"))
+    a = server_workspace("https://bob:s3cret@milvus.example.com:19530", "photos")
+    assert a.parent == tmp_path / "ws" and a.name.startswith("milvus.example.com_19530_photos-")
+    assert "s3cret" not in str(a) and "bob" not in str(a)
+    assert server_workspace("https://milvus.example.com:19530", "other") != a

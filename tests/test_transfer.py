@@ -4,8 +4,6 @@ and Parquet / JSONL export and import that lose nothing."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +29,6 @@ from workbench.backends import (
     JSON_TYPE,
     STRUCT,
     VARCHAR,
-    BackendError,
-    BackendSpec,
     CapabilityError,
     EmbeddedBackend,
     MilvusBackend,
@@ -51,27 +47,6 @@ from workbench.transfer import (
     run,
     verify_copy,
 )
-
-REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
-
-
-@pytest.fixture(scope="module")
-def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusBackend]:
-    reason = None
-    b = None
-    if sys.platform == "win32":
-        reason = "milvus-lite has no Windows build"
-    else:
-        try:
-            b = MilvusBackend(BackendSpec(kind="milvus-lite", uri=str(tmp_path_factory.mktemp("lite") / "t.db")))
-        except (BackendError, ImportError) as e:
-            reason = f"Milvus Lite cannot start here: {e}"
-    if b is None:
-        if REQUIRE_LITE:
-            pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
-        pytest.skip(f"Milvus Lite transfer tests skipped: {reason}")
-    yield b
-    b.close()
 
 
 @pytest.fixture

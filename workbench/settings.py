@@ -59,3 +59,31 @@ def cache_dir() -> Path:
 def workbench_dir(db: str | os.PathLike[str]) -> Path:
     """`<db>/workbench`: where the workbench keeps its files inside a database directory."""
     return Path(db) / WORKBENCH_SUBDIR
+
+
+WORKSPACES_ENV_VAR = "WORKBENCH_WORKSPACES"
+
+
+def server_workspace(uri: str, db_name: str = "") -> Path:
+    """Where the workbench keeps its own files (metadata, thumbnails) for collections on a Milvus server.
+
+    `<user data dir>/servers/<host_port>[_<db>]-<hash>`; `$WORKBENCH_WORKSPACES` overrides the parent folder.
+    The folder name never holds a user name or a password: only the host, port and database name.
+    """
+    import hashlib
+    import re
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri if "://" in uri else f"tcp://{uri}")
+    host = parts.hostname or "local"
+    port = f"_{parts.port}" if parts.port else ""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{host}{port}{'_' + db_name if db_name else ''}")[:80]
+    digest = hashlib.sha256(f"{parts.scheme}://{host}{port}{parts.path}|{db_name}".encode()).hexdigest()[:10]
+    env = os.environ.get(WORKSPACES_ENV_VAR)
+    if env:
+        root = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        root = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "servers"
+    return root / f"{readable}-{digest}"
