@@ -379,11 +379,21 @@ def check_collection_name(name: str) -> str:
     return name
 
 
-def meta_path(db: str | os.PathLike[str], collection: str) -> Path:
-    return workbench_dir(db) / "collections" / f"{check_collection_name(collection)}.json"
+def workspace_of(where: Any) -> Path:
+    """The folder of the workbench's own files for a backend (its `workspace`) or a database directory
+    (`<db>/workbench`)."""
+    ws = getattr(where, "workspace", None)
+    if ws is not None:
+        return Path(ws)
+    return workbench_dir(Path(where).expanduser())
 
 
-def read_meta(db: str | os.PathLike[str], collection: str) -> dict[str, Any] | None:
+def meta_path(db: Any, collection: str) -> Path:
+    """The sidecar of `collection`; `db` is a Backend or a database directory."""
+    return workspace_of(db) / "collections" / f"{check_collection_name(collection)}.json"
+
+
+def read_meta(db: Any, collection: str) -> dict[str, Any] | None:
     """The workbench's record of a collection (template, model identity, options), or None."""
     try:
         return dict(json.loads(meta_path(db, collection).read_text()))
@@ -393,7 +403,7 @@ def read_meta(db: str | os.PathLike[str], collection: str) -> dict[str, Any] | N
         raise CollectionError(f"cannot read {meta_path(db, collection)}: {e}") from e
 
 
-def write_meta(db: str | os.PathLike[str], collection: str, meta: dict[str, Any]) -> None:
+def write_meta(db: Any, collection: str, meta: dict[str, Any]) -> None:
     """Write the sidecar atomically (with an `updated` timestamp)."""
     p = meta_path(db, collection)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -403,9 +413,10 @@ def write_meta(db: str | os.PathLike[str], collection: str, meta: dict[str, Any]
     os.replace(tmp, p)
 
 
-def thumbnails_dir(db: str | os.PathLike[str], collection: str) -> Path:
-    """`<db>/workbench/thumbnails/<collection>`: thumbnails named by content sha256."""
-    return workbench_dir(db) / "thumbnails" / check_collection_name(collection)
+def thumbnails_dir(db: Any, collection: str) -> Path:
+    """`<workspace>/thumbnails/<collection>`: thumbnails named by content sha256 (`db`: a Backend or a
+    database directory). Rows store thumbnail paths relative to the workspace."""
+    return workspace_of(db) / "thumbnails" / check_collection_name(collection)
 
 
 # --- opening a database and reading collections ------------------------------------------
@@ -437,6 +448,6 @@ def require_collection(client: Any, db: str | os.PathLike[str], name: str) -> di
     return dict(client.describe_collection(name))
 
 
-def collection_kind(db: str | os.PathLike[str], name: str, description: dict[str, Any]) -> str | None:
+def collection_kind(db: Any, name: str, description: dict[str, Any]) -> str | None:
     """"images", "pdfs", "products" or None, from the sidecar or the schema."""
     return (read_meta(db, name) or {}).get("kind") or guess_kind(description)
