@@ -606,6 +606,52 @@ def test_difference_index_progress_counts_growing_rows(both: tuple[SimpleNamespa
     assert (ed["indexed_rows"], ed["pending_index_rows"], ed["state"]) == (10, 0, "Finished")
 
 
+def _two_index_collection(api: SimpleNamespace, name: str) -> None:
+    DT = api.DataType
+    s = api.MilvusClient.create_schema(auto_id=False)
+    s.add_field("id", DT.INT64, is_primary=True)
+    s.add_field("v", DT.FLOAT_VECTOR, dim=3)
+    s.add_field("w", DT.FLOAT_VECTOR, dim=3)
+    ip = api.client.prepare_index_params()
+    ip.add_index("v", index_type="FLAT", metric_type="L2")
+    ip.add_index("w", index_type="FLAT", metric_type="IP")
+    api.client.create_collection(name, schema=s, index_params=ip)
+
+
+def test_difference_drop_index_drops_every_index_on_milvus_lite(both: tuple[SimpleNamespace, SimpleNamespace]
+                                                                ) -> None:
+    """drop_index of one index: the engine drops that index; Milvus Lite 3.2.2 drops every index of the
+    collection (workbench.backends re-creates the others, see tests/test_backends.py)."""
+    eng, lite = both
+    name = fresh("drop")
+    for api in both:
+        _two_index_collection(api, name)
+        api.client.release_collection(name)
+        api.client.drop_index(name, "w")
+    assert eng.client.list_indexes(name) == ["v"]
+    assert lite.client.list_indexes(name) == []
+    assert lite.client.describe_index(name, "v") is None
+
+
+def test_difference_release_partitions(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """release_partitions: the engine accepts it; Milvus Lite 3.2.2 answers UNIMPLEMENTED (it releases
+    whole collections only)."""
+    eng, lite = both
+    name = fresh("relp")
+    for api in both:
+        _two_index_collection(api, name)
+        api.client.create_partition(name, "p")
+    eng.client.insert(name, [{"id": i, "v": [1.0, 0.0, float(i)], "w": [0.0, 1.0, 1.0]} for i in range(5)],
+                      partition_name="p")
+    eng.client.flush(name)
+    assert raises(lambda: eng.client.release_partitions(name, ["p"])) is None
+    assert eng.client.search(name, [[1.0, 0.0, 4.0]], anns_field="v", limit=1)[0][0]["id"] == 4  # maps again
+    assert "does not exist" in (raises(lambda: eng.client.release_partitions(name, ["nope"])) or "")
+    eng.client.load_partitions(name, ["p"])
+    assert "partition-level release is not supported" in (raises(lambda: lite.client.release_partitions(name, ["p"]))
+                                                          or "")
+
+
 def test_difference_describe_index_build_params(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
     """describe_index of an HNSW index: the engine reports M and efConstruction; Milvus Lite 3.x omits them."""
     eng, lite = both

@@ -287,6 +287,30 @@ class MilvusClient(AdminMixin):
     def list_partitions(self, collection_name: str, **kwargs: Any) -> list[str]:
         return self._coll(collection_name).partitions()
 
+    def load_partitions(self, collection_name: str, partition_names: list[str] | str, **kwargs: Any) -> None:
+        """Map the sealed segments of these partitions and load their built indexes now."""
+        coll = self._coll(collection_name)
+        names = set(self._check_partitions(coll, [partition_names] if isinstance(partition_names, str)
+                                           else list(partition_names)) or [])
+        specs = coll.indexes.specs()
+        for seg in coll.sealed_segments():
+            if seg.partition in names:
+                _ = seg.table
+                for spec in specs:
+                    coll.indexes.get(seg, spec.field, spec)
+
+    def release_partitions(self, collection_name: str, partition_names: list[str] | str, **kwargs: Any) -> None:
+        """Unmap the sealed segments of these partitions and drop their loaded indexes from memory.
+
+        As with release_collection, searches still work: they map what they need again."""
+        coll = self._coll(collection_name)
+        names = set(self._check_partitions(coll, [partition_names] if isinstance(partition_names, str)
+                                           else list(partition_names)) or [])
+        for seg in coll.sealed_segments():
+            if seg.partition in names:
+                coll.indexes.forget_segment(seg.key)
+                seg.release()
+
     def _check_partitions(self, coll: Collection, names: list[str] | None) -> list[str] | None:
         if not names:
             return None
