@@ -72,3 +72,44 @@ def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     b = open_lite(tmp_path_factory.mktemp("lite") / "lite.db")
     yield b
     b.close()  # type: ignore[attr-defined]
+
+
+REQUIRE_SERVER = os.environ.get("WORKBENCH_REQUIRE_MILVUS_SERVER") == "1"
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real Milvus server.
+
+    `$WORKBENCH_MILVUS_URI` names an external one (standalone or distributed; `$WORKBENCH_MILVUS_TOKEN`
+    for its token); otherwise the `milvus` package's embedded Milvus 2.3 standalone server (Linux x86-64
+    and macOS) is started in a temporary folder for the session. Skips with the reason when neither can
+    be had, or fails when `WORKBENCH_REQUIRE_MILVUS_SERVER=1`.
+    """
+    uri = os.environ.get("WORKBENCH_MILVUS_URI")
+    if uri:
+        yield uri
+        return
+    reason = None
+    server = None
+    try:
+        from milvus import MilvusServer  # type: ignore[import-untyped]
+
+        server = MilvusServer()
+        server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
+        server.start()
+    except ImportError as e:
+        reason = f"the `milvus` package (an embedded Milvus standalone server) is not installed ({e})"
+    except Exception as e:  # the binary cannot run here, a port is taken, it timed out
+        reason = f"the embedded Milvus server did not start: {type(e).__name__}: {e}"
+        if server is not None:
+            server.stop()
+        server = None
+    if server is None:
+        if REQUIRE_SERVER:
+            pytest.fail(f"a Milvus server is required (WORKBENCH_REQUIRE_MILVUS_SERVER=1) but {reason}")
+        pytest.skip(f"Milvus server tests skipped: {reason}")
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()

@@ -191,7 +191,11 @@ def test_server_capabilities_follow_the_version() -> None:
     assert new.supports("int8_vectors") and not new.supports("segment_export")
     old = milvus_capabilities("v2.5.10", lite=False)
     assert not old.supports("struct_arrays") and "2.6.4" in (old.why_not("max_sim") or "")
-    assert not old.supports("int8_vectors")
+    assert not old.supports("int8_vectors") and old.supports("float16_vectors") and old.supports("sparse_vectors")
+    older = milvus_capabilities("v2.3.5-lite", lite=False)  # the `milvus` package's embedded standalone server
+    assert older.kind == "milvus" and older.supports("binary_vectors") and older.supports("segments")
+    for feature in ("float16_vectors", "bfloat16_vectors", "sparse_vectors"):
+        assert not older.supports(feature) and "2.4" in (older.why_not(feature) or "")
     probed = milvus_capabilities("v2.6.4", lite=False, struct_probe=False)
     assert not probed.supports("struct_arrays")
     assert parse_version("milvus_lite-3.2.2") == (3, 2, 2) and parse_version("v2.6.4-rc1") == (2, 6, 4)

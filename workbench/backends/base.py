@@ -381,6 +381,7 @@ class ClientBackend:
 
     def hybrid_search(self, name: str, requests: Sequence[AnnRequest], ranker: Ranker, limit: int = 10,
                       output_fields: Sequence[str] | None = None) -> list[list[Hit]]:
+        self.capabilities.require("multi_vector")
         reqs = [self._ann_request(replace(r, data=self._queries(r.data, r.anns_field))) for r in requests]
         pk_name = self._pk_name(name)
         with self._errors("hybrid_search"):

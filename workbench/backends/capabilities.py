@@ -71,6 +71,7 @@ FEATURES: dict[str, str] = {
     "compaction": "manual compaction",
     "databases": "databases (db_name)",
     "live_row_count": "row counts that exclude deleted rows",
+    "multi_vector": "several vector fields in one collection, and hybrid search over them",
     "index_internals": "index internals (HNSW graph levels and degrees per segment)",
     "recall_check": "recall check of an index against exact search",
     "memory_usage": "memory use of loaded segments and indexes",
@@ -139,7 +140,7 @@ EMBEDDED_CAPABILITIES = Capabilities(
     server_version="engine",
     supported=frozenset({"struct_arrays", "max_sim", "segments", "index_progress", "float16_vectors",
                          "bfloat16_vectors", "binary_vectors", "search_released", "segment_export",
-                         "compaction", "live_row_count", "index_internals", "recall_check", "memory_usage"}),
+                         "compaction", "live_row_count", "multi_vector", "index_internals", "recall_check", "memory_usage"}),
     missing={
         "sparse_vectors": "the embedded engine has no SPARSE_FLOAT_VECTOR fields yet; use Milvus",
         "int8_vectors": "the embedded engine has no INT8_VECTOR fields yet; use Milvus",
@@ -158,6 +159,11 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
     v = parse_version(version)
     missing: dict[str, str] = {}
     supported = {"index_progress", "compaction"}
+    if lite or not v or v >= (2, 4):
+        supported.add("multi_vector")
+    else:
+        missing["multi_vector"] = (f"Milvus {version} allows one vector field per collection and has no hybrid "
+                                   "search (both need Milvus 2.4 or later)")
     if lite:
         kind = "milvus-lite"
         lite_name = f"Milvus Lite {'.'.join(map(str, v)) or version}"
@@ -182,8 +188,12 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
         if not structs:
             missing["struct_arrays"] = f"Milvus {version} has no Array of Structs (it needs Milvus 2.6.4 or later)"
             missing["max_sim"] = f"Milvus {version} has no MAX_SIM search (it needs Milvus 2.6.4 or later)"
-        supported |= {"segments", "float16_vectors", "bfloat16_vectors", "binary_vectors", "sparse_vectors",
-                      "databases"}
+        supported |= {"segments", "binary_vectors", "databases"}
+        if not v or v >= (2, 4):  # FLOAT16, BFLOAT16 and SPARSE_FLOAT vectors arrived in Milvus 2.4
+            supported |= {"float16_vectors", "bfloat16_vectors", "sparse_vectors"}
+        else:
+            for t in (FLOAT16_VECTOR, BFLOAT16_VECTOR, SPARSE_FLOAT_VECTOR):
+                missing[VECTOR_TYPE_FEATURES[t]] = f"Milvus {version} has no {TYPE_NAMES[t]} (it needs Milvus 2.4 or later)"
         if bool(v) and v >= (2, 6):
             supported.add("int8_vectors")
         else:
