@@ -519,3 +519,14 @@ def test_workspaces(tmp_path: Path, embedded: EmbeddedBackend, lite: MilvusBacke
     assert a.parent == tmp_path / "ws" and a.name.startswith("milvus.example.com_19530_photos-")
     assert "s3cret" not in str(a) and "bob" not in str(a)
     assert server_workspace("https://milvus.example.com:19530", "other") != a
+
+
+def test_an_existing_milvus_lite_database_is_recognised(lite: MilvusBackend, tmp_path: Path) -> None:
+    """Milvus Lite 3.x keeps its database in a directory named like a file: a plain path to it means Milvus
+    Lite, not a new engine database inside it."""
+    path = Path(lite.spec.uri)
+    assert path.exists()
+    assert spec_from_string(str(path)).kind == "milvus-lite"
+    engine_dir = tmp_path / "e.db"
+    EmbeddedBackend(engine_dir).close()
+    assert spec_from_string(str(engine_dir)).kind == "embedded"

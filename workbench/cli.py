@@ -2,6 +2,10 @@
 
 Each command calls one library function. Errors are printed as one line,
 `error: <message>`, with a non-zero exit status; `--debug` shows the traceback.
+`--db` takes a database directory (the embedded engine), `lite:FILE` (Milvus Lite) or
+`http(s)://host:port` (a Milvus server); `--connection NAME` a saved connection.
+This module holds ingest, search and inspection; `cli_transfer` export, import and copy;
+`cli_connections` the `connections` group; `cli_common` what they share.
 
 Exit statuses: 0 ok, 1 error, 2 usage error, 3 finished but some files were
 skipped, 130 interrupted (Ctrl-C; committed batches are kept).
@@ -9,54 +13,35 @@ skipped, 130 interrupted (Ctrl-C; committed batches are kept).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
 import sys
 import time
-import traceback
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from workbench.jobs import EXIT_ERROR, Progress
-from workbench.settings import WorkbenchError, default_db_path
-
-EXIT_INTERRUPTED = 130
-_debug = False
-
-
-def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    global _debug
-    if value:
-        _debug = True
-        logging.getLogger().setLevel(logging.INFO)
-        logging.getLogger("huggingface_hub").setLevel(logging.INFO)
-        os.environ["HF_HUB_VERBOSITY"] = "info"
-        warnings.simplefilter("default")
-
-
-def debug_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
-                        help="Show tracebacks and library log messages.")(f)
+from workbench.cli_common import (
+    EXIT_INTERRUPTED,
+    collection_name,
+    collection_option,
+    ctrl_c_cancels,
+    debug_option,
+    echo_json,
+    engine_or_unexpected,
+    fail,
+    reset_debug,
+    resolve_target,
+    restore_logs,
+    status,
+    target_options,
+)
+from workbench.jobs import Progress
+from workbench.settings import WorkbenchError
 
 
-def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--db", "db", type=click.Path(file_okay=False, path_type=str), default=None, metavar="DB",
-        help="Database directory (default: $WORKBENCH_DB, else default.db in your user data folder).",
-    )(f)
-
-
-def collection_option(required: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--collection", "-c", "collection", required=required, metavar="NAME",
-                        help="Collection name.")
-
-
-def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def model_options(f: Any) -> Any:
     for opt in reversed([
         click.option("--model", "-m", default=None, metavar="M",
                      help="open_clip model name, e.g. ViT-B-32 (inferred from --checkpoint when omitted)."),
@@ -70,24 +55,11 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _db(db: str | None) -> str:
-    return str(db) if db else str(default_db_path())
-
-
-def _status(msg: str) -> None:
-    click.echo(f"workbench: {msg}", err=True)
-
-
-def _echo_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str))
-
-
 class _Group(click.Group):
     """The `workbench` group: one-line errors, library logs and warnings quiet unless --debug."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        global _debug
-        _debug = False
+        reset_debug()
         root = logging.getLogger()
         level = root.level
         hub = logging.getLogger("huggingface_hub")
@@ -102,6 +74,7 @@ class _Group(click.Group):
         finally:
             root.setLevel(level)
             hub.setLevel(hub_level)
+            restore_logs()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,9 +85,9 @@ class _Group(click.Group):
             click.echo("interrupted (committed batches are kept)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except WorkbenchError as e:
-            _fail(ctx, str(e), e)
+            fail(ctx, str(e), e)
         except Exception as e:
-            _fail(ctx, _engine_or_unexpected(e), e)
+            fail(ctx, engine_or_unexpected(e), e)
 
 
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,7 +95,8 @@ class _Group(click.Group):
 @debug_option
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Vector Workbench: ingest images and PDFs into a local vector database and search them."""
+    """Vector Workbench: ingest images and PDFs into a vector database (the embedded engine, Milvus Lite
+    or a Milvus server) and search them; copy, export and import collections."""
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -170,12 +144,12 @@ class _Bar:
         if self.tty and self.width:
             click.echo("", err=True)
             self.width = 0
-        _status(msg)
+        status(msg)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
-@db_option
+@target_options
 @collection_option()
 @model_options
 @click.option("--multiview", is_flag=True, help="Also embed a grid of crops per image (finds small objects).")
@@ -187,7 +161,8 @@ class _Bar:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
-def ingest(paths: tuple[str, ...], db: str | None, collection: str, model: str | None, pretrained: str | None,
+def ingest(paths: tuple[str, ...], db: str | None, connection: str | None, collection: str, model: str | None,
+           pretrained: str | None,
            checkpoint: str | None, device: str | None, multiview: bool, grid: int, kind: str,
            batch_size: int | None, workers: int | None, as_json: bool, quiet: bool) -> None:
     """Ingest image or PDF files and folders (recursively) into a collection.
@@ -198,22 +173,13 @@ def ingest(paths: tuple[str, ...], db: str | None, collection: str, model: str |
 
     opts = IngestOptions(kind=kind, multiview=multiview, grid=grid, workers=workers)
     bar = _Bar(enabled=not quiet and not as_json)
-    job = ingest_job(list(paths), _db(db), collection, model=model, pretrained=pretrained, checkpoint=checkpoint,
-                     device=device, batch_size=batch_size, options=opts, on_status=None if quiet else bar.message)
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if job.cancelled:
-            raise KeyboardInterrupt
-        job.cancel()
-        bar.message("cancelling after the current batch (Ctrl-C again to stop at once)")
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    job = ingest_job(list(paths), resolve_target(db, connection), collection, model=model, pretrained=pretrained,
+                     checkpoint=checkpoint, device=device, batch_size=batch_size, options=opts,
+                     on_status=None if quiet else bar.message)
+    with ctrl_c_cancels(job.cancel, lambda: job.cancelled, bar.message):
         report = job.run(bar)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if as_json:
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
     else:
         click.echo(report.summary())
     if report.cancelled:
@@ -223,7 +189,7 @@ def ingest(paths: tuple[str, ...], db: str | None, collection: str, model: str |
 
 # --- search ------------------------------------------------------------------------
 @cli.command()
-@db_option
+@target_options
 @collection_option()
 @click.option("--text", "-t", default=None, help="Search with this text.")
 @click.option("--image", "-i", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
@@ -236,7 +202,7 @@ def ingest(paths: tuple[str, ...], db: str | None, collection: str, model: str |
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @debug_option
-def search(db: str | None, collection: str, text: str | None, image: str | None, filter_: str, limit: int,
+def search(db: str | None, connection: str | None, collection: str, text: str | None, image: str | None, filter_: str, limit: int,
            anns_field: str | None, model: str | None, pretrained: str | None, checkpoint: str | None,
            device: str | None, as_json: bool) -> None:
     """Search a collection by text or by image; uses the model the collection was embedded with."""
@@ -244,11 +210,11 @@ def search(db: str | None, collection: str, text: str | None, image: str | None,
 
     if (text is None) == (image is None):
         raise click.UsageError("give exactly one of --text or --image")
-    hits = run_search(_db(db), collection, text=text, image=image, filter=filter_, limit=limit,
-                      anns_field=anns_field, model=model, pretrained=pretrained, checkpoint=checkpoint,
-                      device=device, on_status=None if as_json else _status)
+    hits = run_search(resolve_target(db, connection), collection, text=text, image=image, filter=filter_,
+                      limit=limit, anns_field=anns_field, model=model, pretrained=pretrained, checkpoint=checkpoint,
+                      device=device, on_status=None if as_json else status)
     if as_json:
-        _echo_json([h.to_dict() for h in hits])
+        echo_json([h.to_dict() for h in hits])
         return
     if not hits:
         click.echo("no results")
@@ -266,36 +232,40 @@ def search(db: str | None, collection: str, text: str | None, image: str | None,
 
 # --- collections -------------------------------------------------------------------
 @cli.command()
-@db_option
+@target_options
 @click.option("--json", "as_json", is_flag=True)
 @debug_option
-def collections(db: str | None, as_json: bool) -> None:
+def collections(db: str | None, connection: str | None, as_json: bool) -> None:
     """List the collections of a database."""
     from workbench.collection_ops import list_collections
+    from workbench.targets import target_label
 
-    rows = list_collections(_db(db))
+    target = resolve_target(db, connection)
+    rows = list_collections(target)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
-        click.echo(f"no collections in {_db(db)}")
+        click.echo(f"no collections in {target_label(target)}")
     for r in rows:
-        click.echo(f"{r['name']}  {r['rows']} rows  {r['kind'] or '?'}  {r['model'] or ''}".rstrip())
+        count = "? rows (released)" if r["rows"] is None else f"{r['rows']} rows"
+        click.echo(f"{r['name']}  {count}  {r['kind'] or '?'}  {r['model'] or ''}".rstrip())
 
 
 @cli.command()
 @click.argument("name", required=False)
-@db_option
+@target_options
 @collection_option(required=False)
 @click.option("--json", "as_json", is_flag=True)
 @debug_option
-def describe(name: str | None, db: str | None, collection: str | None, as_json: bool) -> None:
+def describe(name: str | None, db: str | None, connection: str | None, collection: str | None,
+             as_json: bool) -> None:
     """Show a collection's fields, kind and model."""
     from workbench.collection_ops import describe as run_describe
 
-    d = run_describe(_db(db), _name(name, collection))
+    d = run_describe(resolve_target(db, connection), collection_name(name, collection))
     if as_json:
-        _echo_json(d)
+        echo_json(d)
         return
     click.echo(f"collection {d['name']} ({d['kind'] or 'unknown kind'})")
     if d["model"]:
@@ -313,63 +283,43 @@ def _field_line(f: dict[str, Any]) -> str:
     return f"{f['name']}: {f['type']}" + (f"({params})" if params else "") + flags
 
 
-def _name(name: str | None, collection: str | None) -> str:
-    if name and collection and name != collection:
-        raise click.UsageError("give the collection once (NAME or --collection)")
-    if not (name or collection):
-        raise click.UsageError("which collection? pass NAME or --collection NAME")
-    return str(name or collection)
-
-
 @cli.command()
 @click.argument("name", required=False)
-@db_option
+@target_options
 @collection_option(required=False)
 @click.option("--json", "as_json", is_flag=True)
 @debug_option
-def stats(name: str | None, db: str | None, collection: str | None, as_json: bool) -> None:
-    """Row count, thumbnails and disk use of a collection."""
+def stats(name: str | None, db: str | None, connection: str | None, collection: str | None, as_json: bool) -> None:
+    """Row count, thumbnails and disk use of a collection (and its segments, where the backend lists them)."""
     from workbench.collection_ops import stats as run_stats
 
-    s = run_stats(_db(db), _name(name, collection))
+    s = run_stats(resolve_target(db, connection), collection_name(name, collection))
     if as_json:
-        _echo_json(s)
+        echo_json(s)
         return
-    click.echo(f"collection {s['name']}: {s['rows']} rows, {s['thumbnails']} thumbnails "
-               f"({s['thumbnail_bytes'] / 1e6:.1f} MB); database {s['database_bytes'] / 1e6:.1f} MB")
+    disk = "" if s["database_bytes"] is None else f"; database {s['database_bytes'] / 1e6:.1f} MB"
+    rows = "? rows (released: load it to count)" if s["rows"] is None else f"{s['rows']} rows"
+    click.echo(f"collection {s['name']}: {rows}, {s['thumbnails']} thumbnails "
+               f"({s['thumbnail_bytes'] / 1e6:.1f} MB){disk}")
+    if s["segments"] is not None:
+        click.echo(f"segments: {len(s['segments'])}")
+        for seg in s["segments"]:
+            deleted = f", {seg['deleted_rows']} deleted" if seg.get("deleted_rows") else ""
+            click.echo(f"  {seg['id']}  {seg['state']}  {seg['rows']} rows{deleted}")
     if s["model"]:
         click.echo(f"model: {s['model']}")
 
 
-@cli.command()
-@click.argument("name", required=False)
-@db_option
-@collection_option(required=False)
-@click.option("--parquet", "parquet", required=True, type=click.Path(dir_okay=False, path_type=str),
-              metavar="FILE", help="Write the rows to this Parquet file.")
-@debug_option
-def export(name: str | None, db: str | None, collection: str | None, parquet: str) -> None:
-    """Export a collection's rows (vectors included) to a Parquet file."""
-    from workbench.collection_ops import export_parquet
+# --- transfer and connections (their own modules) ---------------------------------------
+def _add_commands() -> None:
+    from workbench.cli_connections import connections
+    from workbench.cli_transfer import copy, export, import_
 
-    n = export_parquet(_db(db), _name(name, collection), parquet)
-    click.echo(f"wrote {n} rows to {parquet}")
+    for command in (export, import_, copy, connections):
+        cli.add_command(command)
 
 
-# --- entry point -------------------------------------------------------------------
-def _engine_or_unexpected(e: Exception) -> str:
-    msg = getattr(e, "message", None)
-    if msg and type(e).__module__.startswith("engine"):
-        return str(msg).splitlines()[0]
-    text = str(e).splitlines()[0] if str(e) else ""
-    return f"unexpected {type(e).__name__}: {text} (run with --debug for the traceback)"
-
-
-def _fail(ctx: click.Context, message: str, e: BaseException) -> None:
-    if _debug:
-        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
-    click.echo(f"error: {message}", err=True)
-    ctx.exit(EXIT_ERROR)
+_add_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,8 +1,11 @@
-"""Reading collections: list, describe, stats, Parquet export, and search by text or image.
+"""Reading collections: list, describe, stats, export, and search by text or image.
 
-Each function is what one `workbench` command calls. Search embeds the query
-with the model recorded for the collection (or the one given, which must be
-the same), and for Array-of-Structs fields runs a MAX_SIM search, then says
+Each function is what one `workbench` command calls. `db` is a database target (see
+`workbench.targets`): a `Backend` the caller holds, or an engine directory, `lite:FILE` or
+`http(s)://host:port` to open for the call. Every database call goes through the Backend protocol.
+
+Search embeds the query with the model recorded for the collection (or the one given, which must be
+the same), and for Array-of-Structs fields runs a MAX_SIM search (where the backend has it), then says
 which page (PDFs) or crop (multi-view images) matched best.
 """
 
@@ -12,50 +15,41 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.settings import CollectionError, InputError, WorkbenchError, workbench_dir
-from workbench.templates import (
-    collection_kind,
-    existing_fields,
-    open_client,
-    read_meta,
+from workbench.backends import Backend, CapabilityError
+from workbench.settings import CollectionError, InputError
+from workbench.targets import (
+    DbTarget,
+    backend_bytes,
+    dir_size,
+    ensure_loaded,
+    live_count,
+    open_target,
     require_collection,
-    thumbnails_dir,
 )
+from workbench.templates import collection_kind, existing_fields, read_meta, thumbnails_dir
+
+if TYPE_CHECKING:  # (keeps `import workbench.collection_ops` light)
+    from workbench.transfer import CancelToken, TransferProgress, TransferReport
 
 
-def _dir_size(path: Path) -> tuple[int, int]:
-    total = count = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += (Path(root) / f).stat().st_size
-                count += 1
-            except OSError:
-                pass
-    return total, count
-
-
-def list_collections(db: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def list_collections(db: DbTarget) -> list[dict[str, Any]]:
     """Each collection with its row count, kind and model."""
-    client = open_client(db, create=False)
-    try:
+    with open_target(db, create=False) as backend:
         out = []
-        for name in sorted(client.list_collections()):
-            desc = dict(client.describe_collection(name))
-            meta = read_meta(db, name) or {}
+        for name in sorted(backend.list_collections()):
+            desc = backend.describe_collection(name)
+            meta = read_meta(backend, name) or {}
             out.append({
                 "name": name,
-                "rows": int(client.get_collection_stats(name).get("row_count", 0)),
-                "kind": collection_kind(db, name, desc),
+                "rows": live_count(backend, name),  # None: released on a Milvus server
+                "kind": collection_kind(backend, name, desc),
                 "model": _model_text(meta),
             })
         return out
-    finally:
-        client.close()
 
 
 def _model_text(meta: dict[str, Any]) -> str | None:
@@ -82,80 +76,70 @@ def _field_summary(desc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def describe(db: str | os.PathLike[str], collection: str) -> dict[str, Any]:
+def describe(db: DbTarget, collection: str) -> dict[str, Any]:
     """Schema (fields, sub-fields), kind, and the workbench's record (model, template, options)."""
-    client = open_client(db, create=False)
-    try:
-        desc = require_collection(client, db, collection)
-        meta = read_meta(db, collection) or {}
+    with open_target(db, create=False) as backend:
+        desc = require_collection(backend, collection)
+        meta = read_meta(backend, collection) or {}
         return {
             "name": collection,
-            "kind": collection_kind(db, collection, desc),
+            "backend": backend.label,
+            "kind": collection_kind(backend, collection, desc),
             "description": desc.get("description", ""),
             "fields": _field_summary(desc),
             "model": _model_text(meta),
             "workbench": meta,
         }
-    finally:
-        client.close()
 
 
-def stats(db: str | os.PathLike[str], collection: str) -> dict[str, Any]:
-    """Row count, thumbnails on disk, database size, model."""
-    client = open_client(db, create=False)
-    try:
-        require_collection(client, db, collection)
-        rows = int(client.get_collection_stats(collection).get("row_count", 0))
-    finally:
-        client.close()
-    thumb_bytes, thumb_count = _dir_size(thumbnails_dir(db, collection))
-    db_bytes, _ = _dir_size(Path(db))
-    meta = read_meta(db, collection) or {}
-    return {"name": collection, "rows": rows, "thumbnails": thumb_count, "thumbnail_bytes": thumb_bytes,
-            "database_bytes": db_bytes, "model": _model_text(meta), "kind": meta.get("kind")}
+def stats(db: DbTarget, collection: str) -> dict[str, Any]:
+    """Row count (live rows, with count(*); None for a released collection on a Milvus server),
+    thumbnails on disk, database size, model; segments where the backend lists them (`segments`: None
+    elsewhere). `database_bytes` is None for a server."""
+    with open_target(db, create=False) as backend:
+        require_collection(backend, collection)
+        rows = live_count(backend, collection)
+        segments = None
+        if backend.capabilities.supports("segments"):
+            segments = [{"id": str(v.segment_id), "rows": v.num_rows, "state": v.state,
+                         "deleted_rows": v.deleted_rows, "bytes": v.size_bytes}
+                        for v in backend.segments(collection)]
+        thumb_bytes, thumb_count = dir_size(thumbnails_dir(backend, collection))
+        meta = read_meta(backend, collection) or {}
+        return {"name": collection, "backend": backend.label, "rows": rows, "thumbnails": thumb_count,
+                "thumbnail_bytes": thumb_bytes, "database_bytes": backend_bytes(backend),
+                "segments": segments, "model": _model_text(meta), "kind": meta.get("kind")}
 
 
-def export_parquet(db: str | os.PathLike[str], collection: str, dest: str | os.PathLike[str],
-                   batch_size: int = 1000) -> int:
-    """Write every row (vectors as lists of floats) to a Parquet file, batch by batch; return the row count."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+# --- export ------------------------------------------------------------------------
+def export(db: DbTarget, collection: str, dest: str | os.PathLike[str], fmt: str | None = None,
+           layout: str = "single", rows_per_file: int | None = None, *, batch_size: int = 1000,
+           cancel: CancelToken | None = None,
+           on_progress: Callable[[TransferProgress], None] | None = None) -> TransferReport:
+    """Export every row (vectors included) to Parquet or JSONL (`workbench.transfer.export_collection`).
 
-    from engine import CollectionSchema
+    `fmt`: "parquet" or "jsonl" (default: from the file name). `layout`: "single" (the file `dest`),
+    "segments" (a directory with one file per segment, where the backend tells which rows are in which)
+    or "split" (a directory of files of at most `rows_per_file` rows).
+    """
+    from workbench.transfer import export_collection, run
 
-    client = open_client(db, create=False)
-    try:
-        desc = require_collection(client, db, collection)
-        schema = CollectionSchema.from_dict(desc).arrow_schema()
-        names = [f.name for f in schema if not f.name.startswith("$")]
-        schema = pa.schema([schema.field(n) for n in names])
-        dest_path = Path(dest).expanduser()
-        dest_path.parent.mkdir(parents=True, exist_ok=True)
-        it = client.query_iterator(collection, batch_size=batch_size, filter="", output_fields=names)
-        n = 0
-        tmp = dest_path.with_name(f".{dest_path.name}.tmp")
-        with pq.ParquetWriter(tmp, schema) as writer:
-            while True:
-                rows = it.next()
-                if not rows:
-                    break
-                writer.write_table(pa.Table.from_pylist([_plain(r) for r in rows], schema=schema))
-                n += len(rows)
-        it.close()
-        os.replace(tmp, dest_path)
-        return n
-    finally:
-        client.close()
+    with open_target(db, create=False) as backend:
+        require_collection(backend, collection)
+        reason = backend.capabilities.why_not("segment_export") if layout == "segments" else None
+        if reason:
+            raise CapabilityError(f"cannot export {collection!r} from {backend.label} one file per segment: {reason} "
+                                  "(--layout split --rows-per-file N)")
+        ensure_loaded(backend, collection)
+        options: dict[str, Any] = {"fmt": fmt, "layout": layout, "cancel": cancel, "batch_size": batch_size}
+        if rows_per_file is not None:
+            options["rows_per_file"] = rows_per_file
+        return run(export_collection(backend, collection, dest, **options), on_progress)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
+def export_parquet(db: DbTarget, collection: str, dest: str | os.PathLike[str], batch_size: int = 1000) -> int:
+    """Write every row to one Parquet file; return the row count (`export` with fmt="parquet")."""
+    return export(db, collection, dest, fmt="parquet", batch_size=batch_size).rows
 
 
 # --- search ------------------------------------------------------------------------
@@ -201,7 +185,7 @@ def default_anns_field(kind: str | None, fields: dict[str, Any], query_is_text: 
 
 
 def search(
-    db: str | os.PathLike[str],
+    db: DbTarget,
     collection: str,
     *,
     text: str | None = None,
@@ -217,44 +201,38 @@ def search(
     on_status: Callable[[str], None] | None = None,
 ) -> list[SearchHit]:
     """Search a collection by text or by an image file; best first."""
-    from engine import EmbeddingList, MilvusException
     from workbench.embedders import EmbedderIdentity, embedder_for_collection
 
     if (text is None) == (image is None):
         raise InputError("give exactly one of a text or an image to search with")
     if limit < 1:
         raise InputError("limit must be at least 1")
-    client = open_client(db, create=False)
-    try:
-        desc = require_collection(client, db, collection)
+    with open_target(db, create=False) as backend:
+        desc = require_collection(backend, collection)
         fields = existing_fields(desc)
-        kind = collection_kind(db, collection, desc)
-        meta = read_meta(db, collection) or {}
+        kind = collection_kind(backend, collection, desc)
+        meta = read_meta(backend, collection) or {}
+        target = anns_field or default_anns_field(kind, fields, text is not None)
+        struct_name, sub_name = _split_path(target)
+        if struct_name is not None:
+            reason = backend.capabilities.why_not("max_sim")
+            if reason:
+                raise CapabilityError(f"cannot search {target} of {collection!r} on {backend.label}: {reason}")
         if embedder is None:
-            embedder = embedder_for_collection(db, collection, model, pretrained, checkpoint, device,
+            embedder = embedder_for_collection(backend, collection, model, pretrained, checkpoint, device,
                                                on_status=on_status)
         if meta.get("embedder"):
             EmbedderIdentity.from_dict(meta["embedder"]).check_same(embedder.identity, collection)
         vec = _query_vector(embedder, text, image)
-        target = anns_field or default_anns_field(kind, fields, text is not None)
-        struct_name, sub_name = _split_path(target)
         outputs = [n for n, f in fields.items() if f.dtype != "FLOAT_VECTOR" and not f.is_struct_array]
+        metric = "COSINE"
         if struct_name is not None:
-            q = EmbeddingList()
-            q.add(vec)
-            data: list[Any] = [q]
             metric = "MAX_SIM_COSINE"
             outputs.append(struct_name)
-        else:
-            data, metric = [vec], "COSINE"
-        try:
-            res = client.search(collection, data=data, anns_field=target, limit=limit, filter=filter or "",
-                                output_fields=outputs, search_params={"metric_type": metric})
-        except MilvusException as e:
-            raise WorkbenchError(f"search failed: {str(getattr(e, 'message', '') or e).splitlines()[0]}") from e
-        return [_hit(h, vec, struct_name, sub_name, db, collection) for h in res[0]]
-    finally:
-        client.close()
+        ensure_loaded(backend, collection)
+        res = backend.search(collection, [vec], anns_field=target, limit=limit, filter=filter or "",
+                             output_fields=outputs, search_params={"metric_type": metric})
+        return [_hit(h, vec, struct_name, sub_name, backend, collection) for h in res[0]]
 
 
 def _split_path(path: str) -> tuple[str | None, str | None]:
@@ -283,16 +261,15 @@ def _query_vector(embedder: Any, text: str | None, image: str | os.PathLike[str]
 
 
 def _hit(h: dict[str, Any], vec: np.ndarray, struct_name: str | None, sub_name: str | None,
-         db: str | os.PathLike[str], collection: str) -> SearchHit:
+         backend: Backend, collection: str) -> SearchHit:
     entity = dict(h.get("entity") or {})
     elements = entity.pop(struct_name, None) if struct_name else None
-    hit = SearchHit(id=getattr(h, "id", None) if hasattr(h, "id") else h.get("id"),  # keyed by the pk name
-                    score=float(h.get("distance", 0.0)), fields=entity)
-    base = workbench_dir(db)
+    hit = SearchHit(id=h.get("id"), score=float(h.get("distance", 0.0)), fields=entity)
+    base = Path(backend.workspace)  # thumbnail paths in rows are relative to it
     if entity.get("thumbnail"):
         hit.thumbnail = str(base / entity["thumbnail"])
     elif entity.get("sha256"):
-        t = thumbnails_dir(db, collection) / f"{entity['sha256']}.jpg"
+        t = thumbnails_dir(backend, collection) / f"{entity['sha256']}.jpg"
         hit.thumbnail = str(t) if t.exists() else None
     if elements and sub_name:
         sims = [float(np.dot(np.asarray(e[sub_name], dtype=np.float32), vec)) for e in elements if sub_name in e]
@@ -306,3 +283,99 @@ def _hit(h: dict[str, Any], vec: np.ndarray, struct_name: str | None, sub_name: 
             if all(k in best for k in ("x0", "y0", "x1", "y1")):
                 hit.box = (int(best["x0"]), int(best["y0"]), int(best["x1"]), int(best["y1"]))
     return hit
+
+
+# --- import and copy ---------------------------------------------------------------
+def import_file(db: DbTarget, src: str | os.PathLike[str], collection: str | None = None, mode: str = "create",
+                primary_key: str | None = None, *, batch_size: int = 1000, skip_unsupported: bool = False,
+                cancel: CancelToken | None = None,
+                on_progress: Callable[[TransferProgress], None] | None = None) -> TransferReport:
+    """Import a Parquet or JSONL file (or a directory of them) into `collection`
+    (`workbench.transfer.import_collection`); the name defaults to the one recorded in the export, else
+    the file's name. `mode`: "create", "replace" or "append"."""
+    from workbench.templates import check_collection_name
+    from workbench.transfer import import_collection, run
+
+    name = check_collection_name(collection or recorded_collection_name(src))
+    with open_target(db) as backend:
+        if mode == "append" and backend.has_collection(name):
+            ensure_loaded(backend, name)
+        return run(import_collection(backend, src, name, mode=mode, primary_key=primary_key, batch_size=batch_size,
+                                     skip_unsupported=skip_unsupported, cancel=cancel), on_progress)
+
+
+def recorded_collection_name(src: str | os.PathLike[str]) -> str:
+    """The collection named in an export (Parquet metadata or JSONL sidecar), else the file's name."""
+    import json
+    import re
+
+    p = Path(src).expanduser()
+    first = p
+    if p.is_dir():
+        files = sorted(q for q in p.iterdir() if q.suffix.lower() in (".parquet", ".jsonl", ".ndjson")
+                       and not q.name.startswith("."))
+        first = files[0] if files else p
+    recorded = ""
+    try:
+        if first.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            recorded = (pq.read_schema(first).metadata or {}).get(b"milvus.collection", b"").decode()
+        elif first.suffix.lower() in (".jsonl", ".ndjson"):
+            side = first.with_name(first.name + ".schema.json")
+            if side.exists():
+                recorded = str(json.loads(side.read_text()).get("collection") or "")
+    except (OSError, ValueError):
+        recorded = ""
+    if recorded:
+        return recorded
+    stem = re.sub(r"\W+", "_", p.stem if p.is_file() else p.name).strip("_") or "imported"
+    return stem if re.match(r"[A-Za-z_]", stem) else f"c_{stem}"
+
+
+def copy_between(source: DbTarget, target: DbTarget, collection: str, *, target_name: str | None = None,
+                 batch_size: int = 1000, if_exists: str = "fail", verify: str = "sample",
+                 skip_unsupported: bool = False, keep_partial: bool = False, cancel: CancelToken | None = None,
+                 on_progress: Callable[[TransferProgress], None] | None = None) -> TransferReport:
+    """Copy `collection` from `source` to `target` (`workbench.transfer.copy_collection`), then the
+    workbench's record of it (model, template) and its thumbnails, so the copy can be searched as is."""
+    from workbench.templates import check_collection_name
+    from workbench.transfer import copy_collection, run
+
+    dest = check_collection_name(target_name or collection)
+    with open_target(source, create=False) as src, open_target(target) as dst:
+        require_collection(src, collection)
+        ensure_loaded(src, collection)
+        if if_exists == "append" and dst.has_collection(dest):
+            ensure_loaded(dst, dest)
+        report = run(copy_collection(src, dst, collection, target_name=dest, batch_size=batch_size,
+                                     if_exists=if_exists, skip_unsupported=skip_unsupported, verify=verify,
+                                     keep_partial=keep_partial, cancel=cancel), on_progress)
+        if not report.cancelled:
+            note = _copy_workbench_files(src, collection, dst, dest)
+            if note:
+                report.notes.append(note)
+        return report
+
+
+def _copy_workbench_files(src: Backend, name: str, dst: Backend, dest: str) -> str | None:
+    """The sidecar record and thumbnails of `name` into the target's workspace. Thumbnails keep their
+    folder (rows store paths relative to the workspace, naming the source collection)."""
+    import shutil
+
+    from workbench.templates import write_meta
+
+    same = Path(src.workspace).resolve() == Path(dst.workspace).resolve()
+    if same and name == dest:
+        return None
+    meta = read_meta(src, name)
+    if meta is None:
+        return None
+    write_meta(dst, dest, meta)
+    thumbs = thumbnails_dir(src, name)
+    n = 0
+    if thumbs.is_dir() and not same:
+        rel = thumbs.relative_to(src.workspace)
+        shutil.copytree(thumbs, Path(dst.workspace) / rel, dirs_exist_ok=True)
+        n = dir_size(thumbs)[1]
+    return f"copied the workbench record of {name!r} (model, template) and {n} thumbnails"

@@ -100,7 +100,10 @@ class KeyringSecretStore:
         except SecretStoreUnavailable:
             raise
         except Exception as e:
-            raise SecretStoreUnavailable(f"the OS keyring cannot store the secret: {type(e).__name__}") from None
+            raise SecretStoreUnavailable(
+                f"the OS keyring cannot store the secret ({type(e).__name__}): start or unlock your desktop's "
+                "keyring (GNOME Keyring, KWallet, macOS Keychain, Windows Credential Manager), or choose one "
+                "with PYTHON_KEYRING_BACKEND; the workbench never writes secrets to its settings file") from None
 
     def delete(self, key: str) -> None:
         try:

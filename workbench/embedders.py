@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from workbench.clip_models import LoadedModel
+    from workbench.targets import DbTarget
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def load_clip_embedder(
 
 
 def embedder_for_collection(
-    db: str | os.PathLike[str],
+    db: DbTarget,
     collection: str,
     model: str | None = None,
     pretrained: str | None = None,
@@ -228,11 +229,16 @@ def embedder_for_collection(
     batch_size: int | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> Embedder:
-    """The embedder asked for, or, when none is named, the one recorded for the collection."""
+    """The embedder asked for, or, when none is named, the one recorded for the collection.
+
+    `db` is a Backend, or a database target to open (an engine directory, `lite:FILE`, a server URI, a
+    BackendSpec; see `workbench.targets`): the record is the sidecar in the backend's workspace.
+    """
+    from workbench.targets import workspace_target
     from workbench.templates import read_meta
 
     if model is None and pretrained is None and checkpoint is None:
-        meta = read_meta(db, collection) or {}
+        meta = read_meta(workspace_target(db), collection) or {}
         rec = meta.get("embedder") or {}
         if rec:
             hint = meta.get("checkpoint_path")

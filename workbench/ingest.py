@@ -5,6 +5,11 @@
         print(event.files_done, "/", event.files_total)
     print(job.report.summary())
 
+`db` is a `workbench.backends.Backend` (used as it is, never closed), or what `open_backend` opens: an
+engine directory, `lite:FILE` for Milvus Lite, `http(s)://host:port` for a Milvus server (see
+`workbench.targets`). A database given by name is opened only briefly before the model loads, so an
+engine directory stays unlocked meanwhile. Every database call goes through the Backend protocol.
+
 Decoding, EXIF, thumbnails and preprocessing run in a thread pool that feeds
 batched model inference on the calling thread; at most a few batches are in
 memory at a time. Each batch is upserted as a whole, so a cancelled job leaves
@@ -27,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.backends import Backend, BackendError
 from workbench.embedders import Embedder, PreparingEmbedder, embedder_for_collection, l2_normalise
 from workbench.images import (
     DEFAULT_MAX_PIXELS,
@@ -47,16 +53,16 @@ from workbench.images import (
 from workbench.jobs import IngestReport, Job, Meter, Progress
 from workbench.pdfs import DEFAULT_MAX_PAGES, DEFAULT_TEXT_MAX_BYTES, OpenPdf, page_thumbnail_name
 from workbench.settings import CollectionError, InputError
+from workbench.targets import DbTarget, ensure_loaded, open_target
+from workbench.template_schema import check_template_fits, template_schema
 from workbench.templates import (
     FieldMap,
     Template,
     check_collection,
     check_collection_name,
-    create_from_template,
     existing_fields,
     guess_kind,
     images_template,
-    open_client,
     pdf_template,
     read_meta,
     thumbnails_dir,
@@ -272,7 +278,7 @@ class _Pdfs(_Kind):
 # --- the job -----------------------------------------------------------------------
 def ingest_job(
     paths: Iterable[str | os.PathLike[str]],
-    db: str | os.PathLike[str],
+    db: DbTarget,
     collection: str,
     *,
     embedder: Embedder | None = None,
@@ -284,7 +290,8 @@ def ingest_job(
     options: IngestOptions | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> Job:
-    """A Job that ingests `paths` (files and folders) into `collection` of database `db`.
+    """A Job that ingests `paths` (files and folders) into `collection` of database `db` (a Backend, or
+    a directory, `lite:FILE` or server URI to open).
 
     The collection is created from the "Images" or "PDF documents" template when
     it does not exist. Iterate the job for `Progress` events; `job.report` is an
@@ -298,27 +305,26 @@ def ingest_job(
         raise InputError(f"kind must be auto, images or pdfs, not {opts.kind!r}")
 
     def body(job: Job) -> Iterator[Progress]:
-        return _run(job, path_list, Path(db).expanduser(), collection, embedder, model, pretrained, checkpoint,
+        return _run(job, path_list, db, collection, embedder, model, pretrained, checkpoint,
                     device, batch_size, opts, on_status)
 
     return Job(body, title=f"ingest into {collection}")
 
 
-def _run(job: Job, paths: list[Path], db: Path, collection: str, embedder: Embedder | None, model: str | None,
+def _run(job: Job, paths: list[Path], db: DbTarget, collection: str, embedder: Embedder | None, model: str | None,
          pretrained: str | None, checkpoint: str | os.PathLike[str] | None, device: str | None,
          batch_size: int | None, opts: IngestOptions, on_status: Callable[[str], None] | None) -> Iterator[Progress]:
-    from engine import MilvusException
-
+    if isinstance(db, (str, os.PathLike)) and "://" not in os.fspath(db):
+        db = os.path.expanduser(os.fspath(db))
     opts = replace(opts)  # adjusted below to fit an existing collection
     meter = Meter()
     yield meter.event("scanning")
-    client = open_client(db)  # only briefly: the database stays unlocked while the model loads
-    try:
-        exists = client.has_collection(collection)
-        description = client.describe_collection(collection) if exists else None
-    finally:
-        client.close()
-    meta = read_meta(db, collection) if exists else None
+    with open_target(db) as backend:  # only briefly: an engine database stays unlocked while the model loads
+        exists = backend.has_collection(collection)
+        description = backend.describe_collection(collection) if exists else None
+        ws = backend  # its workspace (sidecars, thumbnails) stays valid after closing
+        caps, label = backend.capabilities, backend.label
+    meta = read_meta(ws, collection) if exists else None
     kind = opts.kind
     if kind == "auto":
         kind = (meta or {}).get("kind") or (guess_kind(description) if description else None) or ""
@@ -336,7 +342,10 @@ def _run(job: Job, paths: list[Path], db: Path, collection: str, embedder: Embed
         kind, found = "pdfs", discover(paths, PDF_EXTENSIONS, IMAGE_EXTENSIONS)
     if kind == "pdfs" and opts.multiview:
         raise InputError("multi-view applies to images; PDFs are embedded page by page already")
-    report = IngestReport(str(db), collection, kind, files_total=len(found.files) + len(found.skipped),
+    # before the model loads: a template the backend cannot hold (Array of Structs on Milvus Lite, ...)
+    check_template_fits(_template_for(kind, replace(opts), description)[0], caps, label, collection)
+    report = IngestReport(os.fspath(db) if isinstance(db, (str, os.PathLike)) else label, collection, kind,
+                          files_total=len(found.files) + len(found.skipped),
                           skipped=list(found.skipped), other_kind=len(found.other_kind), ignored=found.ignored)
     job.report = report
     if not found.files and not found.skipped:
@@ -351,24 +360,25 @@ def _run(job: Job, paths: list[Path], db: Path, collection: str, embedder: Embed
 
     yield meter.event("loading model")
     if embedder is None:
-        embedder = embedder_for_collection(db, collection, model, pretrained, checkpoint, device, batch_size,
+        embedder = embedder_for_collection(ws, collection, model, pretrained, checkpoint, device, batch_size,
                                            on_status) if exists else \
             _load_new(model, pretrained, checkpoint, device, batch_size, on_status)
     report.model = embedder.identity.describe()
     template, opts.multiview = _template_for(kind, opts, description)
 
-    client = open_client(db)
-    try:
-        if not client.has_collection(collection):
-            create_from_template(client, collection, template, embedder.dim)
+    with open_target(db) as backend:
+        if not backend.has_collection(collection):
+            schema, indexes = template_schema(template, embedder.dim, backend.capabilities)
+            backend.create_collection(collection, schema, indexes)
             report.created = True
-        description = client.describe_collection(collection)
+        description = backend.describe_collection(collection)
         fm = check_collection(collection, description, template, embedder.dim)
-        _check_identity(client, collection, meta, embedder)
-        write_meta(db, collection, _new_meta(meta, kind, template, embedder, opts))
+        ensure_loaded(backend, collection)  # Milvus reads need it loaded (Milvus Lite starts released)
+        _check_identity(backend, collection, meta, embedder)
+        write_meta(backend, collection, _new_meta(meta, kind, template, embedder, opts))
 
         yield meter.event("checking")
-        known = _known_rows(client, collection, fm, found.files)
+        known = _known_rows(backend, collection, fm, found.files)
         work: list[tuple[FileEntry, str | None]] = []
         for e in found.files:
             row = known.get(str(e.path))
@@ -383,12 +393,10 @@ def _run(job: Job, paths: list[Path], db: Path, collection: str, embedder: Embed
         meter.begin_work(len(work))
         yield meter.event("ingesting")
 
-        thumbs = thumbnails_dir(db, collection)
-        thumbs_rel = thumbs.relative_to(db / "workbench").as_posix()
+        thumbs = thumbnails_dir(backend, collection)
+        thumbs_rel = thumbs.relative_to(backend.workspace).as_posix()
         handler: _Kind = (_Images if kind == "images" else _Pdfs)(embedder, fm, thumbs, thumbs_rel, opts)
-        yield from _pipeline(job, client, collection, handler, work, report, meter, MilvusException)
-    finally:
-        client.close()
+        yield from _pipeline(job, backend, collection, handler, work, report, meter)
     yield from _finish(db, collection, report, meter, cancelled=job.cancelled)
 
 
@@ -419,13 +427,13 @@ def _template_for(kind: str, opts: IngestOptions, description: dict[str, Any] | 
     return images_template(multiview, opts.grid), multiview
 
 
-def _check_identity(client: Any, collection: str, meta: dict[str, Any] | None, embedder: Embedder) -> None:
+def _check_identity(backend: Backend, collection: str, meta: dict[str, Any] | None, embedder: Embedder) -> None:
     from workbench.embedders import EmbedderIdentity
 
     rec = (meta or {}).get("embedder")
     if not rec:
         return
-    if client.get_collection_stats(collection).get("row_count", 0) == 0:
+    if backend.count(collection) == 0:
         return  # an empty collection may take any model of the right dimension
     EmbedderIdentity.from_dict(rec).check_same(embedder.identity, collection)
 
@@ -440,20 +448,20 @@ def _new_meta(meta: dict[str, Any] | None, kind: str, template: Template, embedd
     return out
 
 
-def _known_rows(client: Any, collection: str, fm: FieldMap, files: list[FileEntry]) -> dict[str, dict[str, Any]]:
+def _known_rows(backend: Backend, collection: str, fm: FieldMap, files: list[FileEntry]) -> dict[str, dict[str, Any]]:
     """Stored rows of the files about to be ingested, by path (only the fields needed to skip them)."""
     wanted = [f for f in ("path", "sha256", "bytes", "modified") if fm.has(f)]
     out: dict[str, dict[str, Any]] = {}
     ids = [_pk_value(fm, str(e.path)) for e in files]
     for i in range(0, len(ids), 512):
-        for row in client.get(collection, ids=ids[i : i + 512], output_fields=wanted):
+        for row in backend.get(collection, ids[i : i + 512], output_fields=wanted):
             if row.get("path"):
                 out[str(row["path"])] = row
     return out
 
 
-def _pipeline(job: Job, client: Any, collection: str, handler: _Kind, work: list[tuple[FileEntry, str | None]],
-              report: IngestReport, meter: Meter, db_error: type[Exception]) -> Iterator[Progress]:
+def _pipeline(job: Job, backend: Backend, collection: str, handler: _Kind, work: list[tuple[FileEntry, str | None]],
+              report: IngestReport, meter: Meter) -> Iterator[Progress]:
     embed_batch = int(getattr(handler.embedder, "batch_size", 32) or 32)
     commit_units = handler.opts.commit_size or embed_batch
     workers = handler.opts.workers or max(1, min(8, os.cpu_count() or 1))
@@ -498,30 +506,32 @@ def _pipeline(job: Job, client: Any, collection: str, handler: _Kind, work: list
                 units += res.units
             fill()
             if units >= commit_units and not job.cancelled:
-                _commit(client, collection, handler, batch, report, meter, db_error)
+                _commit(backend, collection, handler, batch, report, meter)
                 batch, units = [], 0
             yield meter.event("ingesting", current=str(entry.path))
         if batch and not job.cancelled:
-            _commit(client, collection, handler, batch, report, meter, db_error)
+            _commit(backend, collection, handler, batch, report, meter)
             yield meter.event("ingesting")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _commit(client: Any, collection: str, handler: _Kind, batch: list[_Result], report: IngestReport,
-            meter: Meter, db_error: type[Exception]) -> None:
-    """Embed a batch and upsert it as a whole; rows the database rejects are retried one by one."""
+def _commit(backend: Backend, collection: str, handler: _Kind, batch: list[_Result], report: IngestReport,
+            meter: Meter) -> None:
+    """Embed a batch and upsert it as a whole; rows the database rejects are retried one by one.
+
+    Always upsert: a Milvus server's insert keeps both rows of a duplicate primary key."""
     rows = handler.rows(batch)
     try:
-        client.upsert(collection, rows)
+        backend.upsert(collection, rows)
         ok = batch
-    except db_error:
+    except BackendError:
         ok = []
         for r, row in zip(batch, rows):
             try:
-                client.upsert(collection, [row])
+                backend.upsert(collection, [row])
                 ok.append(r)
-            except db_error as e:
+            except BackendError as e:
                 report.skipped.append(Skipped(str(r.entry.path), f"rejected by the database: {_msg(e)}"))
                 meter.errors += 1
     for r in ok:
@@ -534,23 +544,23 @@ def _commit(client: Any, collection: str, handler: _Kind, batch: list[_Result], 
 
 
 def _msg(e: Exception) -> str:
-    return str(getattr(e, "message", None) or e).splitlines()[0]
+    text = str(getattr(e, "message", None) or e).splitlines()[0]
+    _, sep, rest = text.partition(" failed on ")  # "upsert failed on <label>: <reason>" -> "<reason>"
+    return rest.split(": ", 1)[-1] if sep and ": " in rest else text
 
 
-def _finish(db: Path, collection: str, report: IngestReport, meter: Meter, cancelled: bool) -> Iterator[Progress]:
-    client = open_client(db)
-    try:
-        if client.has_collection(collection):
-            client.flush(collection)
-            report.rows_in_collection = int(client.get_collection_stats(collection).get("row_count", 0))
-    finally:
-        client.close()
+def _finish(db: DbTarget, collection: str, report: IngestReport, meter: Meter, cancelled: bool
+            ) -> Iterator[Progress]:
+    with open_target(db) as backend:
+        if backend.has_collection(collection):
+            backend.flush(collection)
+            report.rows_in_collection = backend.count(collection)
     report.cancelled = cancelled
     report.elapsed_s = time.monotonic() - meter.start
     yield meter.event("cancelled" if cancelled else "done")
 
 
-def ingest(paths: Iterable[str | os.PathLike[str]], db: str | os.PathLike[str], collection: str,
+def ingest(paths: Iterable[str | os.PathLike[str]], db: DbTarget, collection: str,
            on_progress: Callable[[Progress], None] | None = None, **kwargs: Any) -> IngestReport:
     """Run `ingest_job(...)` to the end and return its report."""
     report: IngestReport = ingest_job(paths, db, collection, **kwargs).run(on_progress)

@@ -76,6 +76,7 @@ from workbench.backends.milvus import (
     probe_struct_arrays,
 )
 from workbench.backends.opening import (
+    looks_like_milvus_lite,
     open_backend,
     spec_from_string,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "bf16_bytes",
     "bf16_floats",
     "index_params_for",
+    "looks_like_milvus_lite",
     "milvus_capabilities",
     "normalize_schema",
     "open_backend",

@@ -110,7 +110,10 @@ class MilvusBackend(ClientBackend):
         if lite:
             if not spec.uri.endswith(".db"):
                 raise BackendError(f"a Milvus Lite database is a file whose name ends in .db, not {spec.uri!r}")
-            Path(spec.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(spec.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise BackendError(f"cannot create the folder of {spec.uri}: {e.strerror or e}") from None
         self.workspace = (Path(spec.uri).expanduser().with_name(Path(spec.uri).name + ".workbench") if lite
                           else server_workspace(spec.uri, spec.db_name))
         self.capabilities = EMBEDDED_CAPABILITIES  # replaced below, once connected

@@ -15,8 +15,9 @@ from workbench.backends.milvus import SERVER_SCHEMES, BackendSpec, MilvusBackend
 def spec_from_string(text: str) -> BackendSpec:
     """A spec from a command-line string.
 
-    `http(s)://…`, `tcp://…`, `grpc://…`, `unix:…` → a Milvus server; `lite:PATH` or an existing *file*
-    → Milvus Lite; anything else is an engine database directory (created when missing).
+    `http(s)://…`, `tcp://…`, `grpc://…`, `unix:…` → a Milvus server; `lite:PATH`, or an existing
+    Milvus Lite database (a file, or the directory Milvus Lite 3.x makes) → Milvus Lite; anything else
+    is an engine database directory (created when missing).
     """
     t = text.strip()
     if t.startswith(SERVER_SCHEMES):
@@ -27,9 +28,18 @@ def spec_from_string(text: str) -> BackendSpec:
     for prefix in ("embedded:", "engine:"):
         if t.startswith(prefix):
             return BackendSpec(kind="embedded", uri=t[len(prefix):])
-    if Path(t).expanduser().is_file():
+    p = Path(t).expanduser()
+    if p.is_file() or looks_like_milvus_lite(p):
         return BackendSpec(kind="milvus-lite", uri=t)
     return BackendSpec(kind="embedded", uri=t)
+
+
+def looks_like_milvus_lite(path: Path) -> bool:
+    """Whether `path` is a Milvus Lite 3.x database: a *directory* (named like a file, `x.db`) holding
+    `databases/` and `.database-staging/`, which the engine never makes (its directories hold
+    `catalog.sqlite`)."""
+    return path.is_dir() and (path / "databases").is_dir() and (
+        (path / ".database-staging").is_dir() or not (path / "catalog.sqlite").exists())
 
 
 def open_backend(spec: BackendSpec | str | os.PathLike[str], create: bool = True) -> Backend:

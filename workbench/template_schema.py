@@ -1,0 +1,81 @@
+"""A collection template as a neutral schema and index list, which either backend can create.
+
+    schema, indexes = template_schema(images_template(), dim=512, backend.capabilities)
+    backend.create_collection("photos", schema, indexes)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.backends import ARRAY, STRUCT, TYPE_NAMES, Capabilities, CapabilityError, schema_features
+from workbench.templates import FieldSpec, Template
+
+_TYPE_CODES = {name: code for code, name in TYPE_NAMES.items()}
+_HNSW = {"M": 16, "efConstruction": 200}
+
+
+def _field(f: FieldSpec, dim: int) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if f.max_length is not None:
+        params["max_length"] = f.max_length
+    if f.vector:
+        params["dim"] = dim
+    out: dict[str, Any] = {"name": f.name, "type": _TYPE_CODES[f.dtype], "description": f.description,
+                           "params": params}
+    if f.is_primary:
+        out["is_primary"] = True
+    if f.nullable:
+        out["nullable"] = True
+    return out
+
+
+def _index(path: str, f: FieldSpec, in_struct: bool, caps: Capabilities | None) -> dict[str, Any]:
+    metric = f.metric or ("MAX_SIM_COSINE" if in_struct else "COSINE")
+    if caps is None or "HNSW" in caps.index_types:
+        return {"field_name": path, "index_type": "HNSW", "metric_type": metric, "params": dict(_HNSW)}
+    return {"field_name": path, "index_type": "AUTOINDEX", "metric_type": metric, "params": {}}
+
+
+def template_schema(template: Template, dim: int, caps: Capabilities | None = None
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(neutral schema, indexes) of `template` with `dim`-dimensional vectors: HNSW (M 16,
+    efConstruction 200) on every vector field where the backend has HNSW, else AUTOINDEX."""
+    fields: list[dict[str, Any]] = []
+    indexes: list[dict[str, Any]] = []
+    for f in template.fields:
+        if f.dtype == "STRUCT_ARRAY":
+            subs = [_field(s, dim) for s in f.sub]
+            fields.append({"name": f.name, "type": ARRAY, "element_type": STRUCT, "description": f.description,
+                           "params": {"max_capacity": int(f.max_capacity or 1)}, "struct_fields": subs})
+            indexes += [_index(f"{f.name}[{s.name}]", s, True, caps) for s in f.sub if s.vector]
+            continue
+        fields.append(_field(f, dim))
+        if f.vector:
+            indexes.append(_index(f.name, f, False, caps))
+    schema = {"description": template.description, "auto_id": False, "enable_dynamic_field": False,
+              "fields": fields}
+    return schema, indexes
+
+
+_WHAT = {"pdfs": "PDF ingestion keeps each document's pages",
+         "images": "multi-view image ingestion keeps each image's crops",
+         "products": "the product template keeps each product's images"}
+
+
+def check_template_fits(template: Template, caps: Capabilities, label: str, collection: str) -> None:
+    """CapabilityError, saying which feature and what to use instead, when `template` needs something
+    the backend lacks (Array of Structs on Milvus Lite or an older Milvus, say)."""
+    schema, _ = template_schema(template, 2)
+    for feature, names in schema_features(schema).items():
+        reason = caps.why_not(feature)
+        if reason is None:
+            continue
+        if feature == "struct_arrays":
+            what = _WHAT.get(template.kind, f"the {template.name} template keeps its items")
+            instead = "" if "use " in reason else "; use the embedded engine (--db DIRECTORY) or Milvus 2.6.4+"
+            if template.kind == "images":
+                instead += ", or ingest without --multiview"
+            raise CapabilityError(f"cannot ingest into {collection!r} on {label}: {what} in an Array of Structs "
+                                  f"field ({', '.join(names)}), and {reason}{instead}")
+        raise CapabilityError(f"cannot ingest into {collection!r} on {label}: field(s) {', '.join(names)}: {reason}")
