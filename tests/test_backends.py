@@ -530,3 +530,18 @@ def test_an_existing_milvus_lite_database_is_recognised(lite: MilvusBackend, tmp
     engine_dir = tmp_path / "e.db"
     EmbeddedBackend(engine_dir).close()
     assert spec_from_string(str(engine_dir)).kind == "embedded"
+
+
+def test_nullable_fields_follow_the_server_version() -> None:
+    from workbench.template_schema import blank_varchar_fields, template_schema
+    from workbench.templates import images_template
+
+    old = milvus_capabilities("v2.4.9", lite=False)
+    assert not old.supports("nullable_fields") and "2.5" in (old.why_not("nullable_fields") or "")
+    assert milvus_capabilities("v2.5.0", lite=False).supports("nullable_fields")
+    with_null, _ = template_schema(images_template(), 8, milvus_capabilities("v2.6.4", lite=False))
+    without, _ = template_schema(images_template(), 8, old)
+    nullable = {f["name"] for f in with_null["fields"] if f.get("nullable")}
+    assert nullable == {"taken_at", "camera"}
+    assert not any(f.get("nullable") for f in without["fields"])
+    assert nullable <= blank_varchar_fields(without) and not nullable & blank_varchar_fields(with_null)

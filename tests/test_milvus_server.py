@@ -312,3 +312,61 @@ def test_export_from_the_server_and_import_into_the_engine(server: MilvusBackend
                                                                              ("label", "meta", "tags", "color")}
     finally:
         target.close()
+
+
+# --- the command line on the server ------------------------------------------------------------------------
+def test_cli_ingest_search_and_copy_on_the_server(milvus_server: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench ingest/search/stats/copy --db http://…` against the server, as a user types them."""
+    import json
+
+    from click.testing import CliRunner
+    from ingest_fixtures import gradient, make_pdf, tiny_checkpoint_file
+
+    from workbench.cli import cli
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACES", str(tmp_path / "workspaces"))
+
+    def cli_run(*args: str) -> tuple[int, str, str]:
+        r = CliRunner().invoke(cli, list(args))
+        return r.exit_code, r.stdout, r.stderr
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        gradient(120, 90, seed=i).save(photos / f"p{i}.png")
+    coll = fresh("photos")
+    code, out, err = cli_run("ingest", str(photos), "--db", milvus_server, "-c", coll, "--checkpoint",
+                             str(tiny_checkpoint_file()), "--device", "cpu", "-q")
+    assert code == 0 and "new 4" in out, out + err
+    code, out, err = cli_run("search", "--db", milvus_server, "-c", coll, "--image", str(photos / "p2.png"),
+                             "--json", "-k", "2")
+    assert code == 0, err
+    hits = json.loads(out)
+    assert hits[0]["file_name"] == "p2.png" and hits[0]["score"] > 0.999 and Path(hits[0]["thumbnail"]).is_file()
+    assert str(tmp_path / "workspaces") in hits[0]["thumbnail"]  # the server's workspace, not the user's folder
+    code, out, _ = cli_run("stats", coll, "--db", milvus_server, "--json")
+    assert code == 0 and json.loads(out)["rows"] == 4
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "a.pdf", ["page one"])
+    code, _, err = cli_run("ingest", str(docs), "--db", milvus_server, "-c", fresh("pdfs"), "--checkpoint",
+                           str(tiny_checkpoint_file()), "-q")
+    if not _server_has_structs(milvus_server):
+        assert code == 1 and "Array of Structs" in err
+
+    local = tmp_path / "local.db"
+    code, out, err = cli_run("copy", coll, "--from", milvus_server, "--to", str(local), "--verify", "full")
+    assert code == 0 and "verified" in out, err
+    code, out, _ = cli_run("search", "--db", str(local), "-c", coll, "--image", str(photos / "p1.png"), "--json",
+                           "-k", "1")
+    assert code == 0 and json.loads(out)[0]["file_name"] == "p1.png"  # the copy is searchable straight away
+
+
+def _server_has_structs(uri: str) -> bool:
+    b = open_backend(uri)
+    try:
+        return b.capabilities.supports("struct_arrays")
+    finally:
+        b.close()

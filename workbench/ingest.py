@@ -54,7 +54,7 @@ from workbench.jobs import IngestReport, Job, Meter, Progress
 from workbench.pdfs import DEFAULT_MAX_PAGES, DEFAULT_TEXT_MAX_BYTES, OpenPdf, page_thumbnail_name
 from workbench.settings import CollectionError, InputError
 from workbench.targets import DbTarget, ensure_loaded, open_target
-from workbench.template_schema import check_template_fits, template_schema
+from workbench.template_schema import blank_varchar_fields, check_template_fits, template_schema
 from workbench.templates import (
     FieldMap,
     Template,
@@ -128,6 +128,7 @@ class _Kind:
     def __init__(self, embedder: Embedder, fm: FieldMap, thumbs: Path, thumbs_rel: str, opts: IngestOptions) -> None:
         self.embedder = embedder
         self.fm = fm
+        self.blank_for_null: frozenset[str] = frozenset()  # VARCHAR fields that cannot hold null: "" instead
         self.thumbs = thumbs
         self.thumbs_rel = thumbs_rel
         self.opts = opts
@@ -396,6 +397,7 @@ def _run(job: Job, paths: list[Path], db: DbTarget, collection: str, embedder: E
         thumbs = thumbnails_dir(backend, collection)
         thumbs_rel = thumbs.relative_to(backend.workspace).as_posix()
         handler: _Kind = (_Images if kind == "images" else _Pdfs)(embedder, fm, thumbs, thumbs_rel, opts)
+        handler.blank_for_null = blank_varchar_fields(description)
         yield from _pipeline(job, backend, collection, handler, work, report, meter)
     yield from _finish(db, collection, report, meter, cancelled=job.cancelled)
 
@@ -522,6 +524,8 @@ def _commit(backend: Backend, collection: str, handler: _Kind, batch: list[_Resu
 
     Always upsert: a Milvus server's insert keeps both rows of a duplicate primary key."""
     rows = handler.rows(batch)
+    if handler.blank_for_null:
+        rows = [{k: ("" if v is None and k in handler.blank_for_null else v) for k, v in row.items()} for row in rows]
     try:
         backend.upsert(collection, rows)
         ok = batch

@@ -15,7 +15,7 @@ _TYPE_CODES = {name: code for code, name in TYPE_NAMES.items()}
 _HNSW = {"M": 16, "efConstruction": 200}
 
 
-def _field(f: FieldSpec, dim: int) -> dict[str, Any]:
+def _field(f: FieldSpec, dim: int, nullable_ok: bool = True) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if f.max_length is not None:
         params["max_length"] = f.max_length
@@ -25,8 +25,11 @@ def _field(f: FieldSpec, dim: int) -> dict[str, Any]:
                            "params": params}
     if f.is_primary:
         out["is_primary"] = True
-    if f.nullable:
+    if f.nullable and nullable_ok:
         out["nullable"] = True
+    elif f.nullable and f.dtype != "VARCHAR":
+        raise CapabilityError(f"field {f.name!r} ({f.dtype}) must be nullable, and this backend has no nullable "
+                              "fields")
     return out
 
 
@@ -40,17 +43,22 @@ def _index(path: str, f: FieldSpec, in_struct: bool, caps: Capabilities | None) 
 def template_schema(template: Template, dim: int, caps: Capabilities | None = None
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(neutral schema, indexes) of `template` with `dim`-dimensional vectors: HNSW (M 16,
-    efConstruction 200) on every vector field where the backend has HNSW, else AUTOINDEX."""
+    efConstruction 200) on every vector field where the backend has HNSW, else AUTOINDEX.
+
+    On a backend without nullable fields (Milvus before 2.5) the template's nullable VARCHAR fields (an
+    image's EXIF date and camera, a PDF's title and author) become plain ones, and ingestion stores ""
+    where the value is missing (`blank_varchar_fields`)."""
+    nullable_ok = caps is None or caps.supports("nullable_fields")
     fields: list[dict[str, Any]] = []
     indexes: list[dict[str, Any]] = []
     for f in template.fields:
         if f.dtype == "STRUCT_ARRAY":
-            subs = [_field(s, dim) for s in f.sub]
+            subs = [_field(s, dim, nullable_ok) for s in f.sub]
             fields.append({"name": f.name, "type": ARRAY, "element_type": STRUCT, "description": f.description,
                            "params": {"max_capacity": int(f.max_capacity or 1)}, "struct_fields": subs})
             indexes += [_index(f"{f.name}[{s.name}]", s, True, caps) for s in f.sub if s.vector]
             continue
-        fields.append(_field(f, dim))
+        fields.append(_field(f, dim, nullable_ok))
         if f.vector:
             indexes.append(_index(f.name, f, False, caps))
     schema = {"description": template.description, "auto_id": False, "enable_dynamic_field": False,
@@ -66,7 +74,7 @@ _WHAT = {"pdfs": "PDF ingestion keeps each document's pages",
 def check_template_fits(template: Template, caps: Capabilities, label: str, collection: str) -> None:
     """CapabilityError, saying which feature and what to use instead, when `template` needs something
     the backend lacks (Array of Structs on Milvus Lite or an older Milvus, say)."""
-    schema, _ = template_schema(template, 2)
+    schema, _ = template_schema(template, 2, caps)
     for feature, names in schema_features(schema).items():
         reason = caps.why_not(feature)
         if reason is None:
@@ -79,3 +87,12 @@ def check_template_fits(template: Template, caps: Capabilities, label: str, coll
             raise CapabilityError(f"cannot ingest into {collection!r} on {label}: {what} in an Array of Structs "
                                   f"field ({', '.join(names)}), and {reason}{instead}")
         raise CapabilityError(f"cannot ingest into {collection!r} on {label}: field(s) {', '.join(names)}: {reason}")
+
+
+def blank_varchar_fields(description: dict[str, Any]) -> frozenset[str]:
+    """Top-level VARCHAR fields of a collection that cannot hold null: ingestion stores "" there for a
+    missing value (collections made on a backend without nullable fields)."""
+    from workbench.backends import VARCHAR, normalize_schema
+
+    return frozenset(f["name"] for f in normalize_schema(description)["fields"]
+                     if f["type"] == VARCHAR and not f.get("nullable") and not f.get("is_primary"))

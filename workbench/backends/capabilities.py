@@ -71,6 +71,7 @@ FEATURES: dict[str, str] = {
     "compaction": "manual compaction",
     "databases": "databases (db_name)",
     "live_row_count": "row counts that exclude deleted rows",
+    "nullable_fields": "nullable fields and default values",
     "multi_vector": "several vector fields in one collection, and hybrid search over them",
     "index_internals": "index internals (HNSW graph levels and degrees per segment)",
     "recall_check": "recall check of an index against exact search",
@@ -140,7 +141,7 @@ EMBEDDED_CAPABILITIES = Capabilities(
     server_version="engine",
     supported=frozenset({"struct_arrays", "max_sim", "segments", "index_progress", "float16_vectors",
                          "bfloat16_vectors", "binary_vectors", "search_released", "segment_export",
-                         "compaction", "live_row_count", "multi_vector", "index_internals", "recall_check", "memory_usage"}),
+                         "compaction", "live_row_count", "multi_vector", "nullable_fields", "index_internals", "recall_check", "memory_usage"}),
     missing={
         "sparse_vectors": "the embedded engine has no SPARSE_FLOAT_VECTOR fields yet; use Milvus",
         "int8_vectors": "the embedded engine has no INT8_VECTOR fields yet; use Milvus",
@@ -159,6 +160,11 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
     v = parse_version(version)
     missing: dict[str, str] = {}
     supported = {"index_progress", "compaction"}
+    if lite or not v or v >= (2, 5):
+        supported.add("nullable_fields")
+    else:
+        missing["nullable_fields"] = (f"Milvus {version} has no nullable fields or default values (they need "
+                                      "Milvus 2.5 or later)")
     if lite or not v or v >= (2, 4):
         supported.add("multi_vector")
     else:

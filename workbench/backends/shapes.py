@@ -90,6 +90,9 @@ def schema_features(schema: dict[str, Any]) -> dict[str, list[str]]:
         feat = VECTOR_TYPE_FEATURES.get(f["type"])
         if feat:
             need.setdefault(feat, []).append(f["name"])
+    nullable = [f["name"] for f in schema["fields"] if f.get("nullable") or f.get("default_value") is not None]
+    if nullable:
+        need["nullable_fields"] = nullable
     top_vectors = [f["name"] for f in schema["fields"] if f["type"] in VECTOR_TYPES]
     if len(top_vectors) > 1:
         need["multi_vector"] = top_vectors
