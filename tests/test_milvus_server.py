@@ -10,6 +10,7 @@ upserts, index progress, segments, copies both ways with full verification, and 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,8 @@ def fresh(prefix: str = "s") -> str:
 
 @pytest.fixture(scope="module")
 def server(milvus_server: str) -> Iterator[MilvusBackend]:
-    b = open_backend(BackendSpec(kind="milvus", uri=milvus_server, probe=True))
+    b = open_backend(BackendSpec(kind="milvus", uri=milvus_server, probe=True,
+                                 token=os.environ.get("WORKBENCH_MILVUS_TOKEN", "")))
     assert isinstance(b, MilvusBackend)
     yield b
     b.close()
@@ -325,6 +327,9 @@ def test_cli_ingest_search_and_copy_on_the_server(milvus_server: str, tmp_path: 
 
     from workbench.cli import cli
 
+    if os.environ.get("WORKBENCH_MILVUS_TOKEN"):
+        pytest.skip("this test passes the server to the CLI as --db URI, without a token; the library tests "
+                    "above cover an authenticated server")
     monkeypatch.setenv("WORKBENCH_WORKSPACES", str(tmp_path / "workspaces"))
 
     def cli_run(*args: str) -> tuple[int, str, str]:
@@ -365,7 +370,7 @@ def test_cli_ingest_search_and_copy_on_the_server(milvus_server: str, tmp_path: 
 
 
 def _server_has_structs(uri: str) -> bool:
-    b = open_backend(uri)
+    b = open_backend(BackendSpec(kind="milvus", uri=uri, probe=True))
     try:
         return b.capabilities.supports("struct_arrays")
     finally:
