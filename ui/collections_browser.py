@@ -170,9 +170,10 @@ class CollectionsBrowser(QWidget):
         info = self.ctx.info
         expanded = {self._item_key(it) for it in self._all_items() if it.isExpanded()}
         self.tree.clear()
-        db_item = QTreeWidgetItem([Path(info.path).name or info.path, f"{len(info.collections)} collection(s)"])
+        title = Path(self.ctx.db_path).name if self.ctx.db_path else (self.ctx.label or info.path)
+        db_item = QTreeWidgetItem([title, f"{len(info.collections)} collection(s)"])
         db_item.setIcon(0, icon("database"))
-        db_item.setToolTip(0, info.path)
+        db_item.setToolTip(0, self.ctx.label or info.path)
         db_item.setData(0, KIND_ROLE, "db")
         self.tree.addTopLevelItem(db_item)
         for coll in info.collections.values():
@@ -182,7 +183,7 @@ class CollectionsBrowser(QWidget):
             key = self._item_key(it)
             if key in expanded or (it.data(0, KIND_ROLE) == "collection" and not expanded):
                 it.setExpanded(True)
-        self.status.setText(info.path)
+        self.status.setText(self.ctx.db_path or self.ctx.label or info.path)
         self._select_current(self.ctx.current)
 
     def _collection_item(self, c: CollectionInfo) -> QTreeWidgetItem:
@@ -193,12 +194,12 @@ class CollectionsBrowser(QWidget):
             item.setData(0, NAME_ROLE, c.name)
             return item
         state = "loaded" if c.loaded else "released"
-        item = QTreeWidgetItem([c.name, f"{c.rows:,} rows · {state}"])
+        item = QTreeWidgetItem([c.name, f"{c.rows_text} · {state}"])
         item.setIcon(0, icon("collection"))
         item.setData(0, KIND_ROLE, "collection")
         item.setData(0, NAME_ROLE, c.name)
         item.setData(0, COLL_ROLE, c.name)
-        tip = [f"{c.name}: {c.rows:,} rows, {state}"]
+        tip = [f"{c.name}: {c.rows_text}, {state}"]
         if c.kind:
             tip.append(f"kind: {c.kind}")
         if c.model:
@@ -234,7 +235,7 @@ class CollectionsBrowser(QWidget):
             fields.addChild(f_item)
         idx = self._group(item, f"Indexes ({len(c.indexes)})", "indexes", c.name)
         for ix in c.indexes:
-            progress = f"{ix.state} ({ix.indexed_rows:,}/{ix.indexed_rows + ix.pending_rows:,})" if ix.metric else ""
+            progress = ix.progress_text if ix.metric else ""
             detail = " · ".join(x for x in (ix.index_type, ix.metric, progress) if x)
             i_item = QTreeWidgetItem([ix.field, detail])
             i_item.setIcon(0, icon("index"))
@@ -299,10 +300,15 @@ class CollectionsBrowser(QWidget):
         coll = str(item.data(0, COLL_ROLE) or "") if item is not None else ""
         name = str(item.data(0, NAME_ROLE) or "") if item is not None else ""
 
-        def add(text: str, slot: Any, enabled: bool = True) -> QAction:
+        menu.setToolTipsVisible(True)
+
+        def add(text: str, slot: Any, enabled: bool = True, why_not: str | None = None) -> QAction:
             a = menu.addAction(text)
             a.triggered.connect(slot)
-            a.setEnabled(enabled)
+            a.setEnabled(enabled and not why_not)
+            if why_not:
+                a.setToolTip(why_not)
+                a.setStatusTip(why_not)
             return a
 
         if kind == "db" or not coll:
@@ -315,7 +321,7 @@ class CollectionsBrowser(QWidget):
         menu.addSeparator()
         add("Release" if loaded else "Load", lambda: self.set_loaded(coll, not loaded))
         add("Flush", lambda: self.flush(coll))
-        add("Compact", lambda: self.compact(coll))
+        add("Compact", lambda: self.compact(coll), why_not=self.ctx.why_not("compaction"))
         add("Export to Parquet…", lambda: self.export(coll))
         menu.addSeparator()
         add("New partition…", lambda: self.create_partition(coll))
@@ -328,30 +334,32 @@ class CollectionsBrowser(QWidget):
         add("Configure index…", lambda: self.indexConfigRequested.emit(coll, vec))
         if kind == "index":
             add(f"Drop index {name}…", lambda: self.drop_index(coll, name))
-        add("Inspect segments", lambda: self.inspectRequested.emit(coll))
+        add("Inspect segments" if self.ctx.supports("segments") else "Inspect indexes",
+            lambda: self.inspectRequested.emit(coll))
         menu.addSeparator()
         add("Rename…", lambda: self.rename(coll))
         add("Drop collection…", lambda: self.drop(coll))
         return menu
 
     # --- actions ---------------------------------------------------------------------
-    def _client(self) -> Any:
-        return self.ctx.client
+    def _backend(self) -> Any:
+        return self.ctx.backend
 
     def rename(self, coll: str) -> Task | None:
         new = dialogs.ask_text(self, "Rename collection", f"New name for {coll!r}:", coll)
         if not new or new == coll:
             return None
-        client = self._client()
+        backend = self._backend()
 
         def moved(_r: Any) -> None:
             self.ctx.set_current(new)
 
         def work() -> None:
-            from workbench.templates import meta_path
+            from workbench.templates import check_collection_name, meta_path
 
-            client.rename_collection(coll, new)
-            old_meta, new_meta = meta_path(self.ctx.db_path, coll), meta_path(self.ctx.db_path, new)
+            check_collection_name(new)
+            backend.rename_collection(coll, new)
+            old_meta, new_meta = meta_path(backend, coll), meta_path(backend, new)
             if old_meta.is_file() and not new_meta.exists():
                 old_meta.rename(new_meta)
 
@@ -360,44 +368,45 @@ class CollectionsBrowser(QWidget):
 
     def drop(self, coll: str) -> Task | None:
         info = self.ctx.collection(coll)
-        rows = f"{info.rows:,} rows" if info else "all its rows"
+        rows = info.rows_text if info and info.rows is not None else "all its rows"
         if not dialogs.confirm(self, "Drop collection",
                                f"Drop collection {coll!r} and delete {rows}? This cannot be undone.", "Drop"):
             return None
-        client = self._client()
-        db = self.ctx.db_path
+        backend = self._backend()
 
         def work() -> None:
             import shutil
 
             from workbench.templates import meta_path, thumbnails_dir
 
-            client.drop_collection(coll)
-            meta_path(db, coll).unlink(missing_ok=True)
-            shutil.rmtree(thumbnails_dir(db, coll), ignore_errors=True)
+            backend.drop_collection(coll)
+            meta_path(backend, coll).unlink(missing_ok=True)
+            shutil.rmtree(thumbnails_dir(backend, coll), ignore_errors=True)
 
         self.last_task = self.ctx.call(f"Drop {coll}", work, refresh=True, owner=self)
         return self.last_task
 
     def set_loaded(self, coll: str, load: bool) -> Task:
-        client = self._client()
-        fn = (lambda: client.load_collection(coll)) if load else (lambda: client.release_collection(coll))
+        backend = self._backend()
+        fn = (lambda: backend.load(coll)) if load else (lambda: backend.release(coll))
         self.last_task = self.ctx.call(("Load " if load else "Release ") + coll, fn, refresh=True, show=load, owner=self)
         return self.last_task
 
     def flush(self, coll: str) -> Task:
-        client = self._client()
-        self.last_task = self.ctx.call(f"Flush {coll}", lambda: client.flush(coll), refresh=True, show=True,
+        backend = self._backend()
+        self.last_task = self.ctx.call(f"Flush {coll}", lambda: backend.flush(coll), refresh=True, show=True,
                                        changed=coll, owner=self)
         return self.last_task
 
-    def compact(self, coll: str) -> Task:
-        client = self._client()
+    def compact(self, coll: str) -> Task | None:
+        reason = self.ctx.why_not("compaction")
+        if reason:
+            self.ctx.message.emit(f"Compact {coll}: {reason}")
+            return None
+        backend = self._backend()
 
         def work() -> str:
-            job = client.compact(coll)
-            res = client.get_compaction_result(job)
-            return f"compaction {getattr(res, 'state', 'done')}"
+            return f"Compacted {coll}: {backend.compact(coll).describe()}"
 
         self.last_task = self.ctx.call(f"Compact {coll}", work, lambda text: self.ctx.message.emit(text),
                                        refresh=True, show=True, changed=coll, owner=self)
@@ -408,12 +417,12 @@ class CollectionsBrowser(QWidget):
                                          "Parquet files (*.parquet)")
         if not dest:
             return None
-        db = self.ctx.db_path
+        backend = self._backend()
 
         def work() -> int:
-            from workbench.collection_ops import export_parquet
+            from workbench.transfer import export_to_file
 
-            return export_parquet(db, coll, dest)
+            return int(export_to_file(backend, coll, dest, fmt="parquet").rows)
 
         self.last_task = self.ctx.call(f"Export {coll} to {Path(dest).name}", work,
                                        lambda n: self.ctx.message.emit(f"Exported {n:,} rows to {dest}"),
@@ -424,8 +433,8 @@ class CollectionsBrowser(QWidget):
         name = dialogs.ask_text(self, "New partition", f"Partition name in {coll!r}:")
         if not name:
             return None
-        client = self._client()
-        self.last_task = self.ctx.call(f"Create partition {name}", lambda: client.create_partition(coll, name),
+        backend = self._backend()
+        self.last_task = self.ctx.call(f"Create partition {name}", lambda: backend.create_partition(coll, name),
                                        refresh=True, owner=self)
         return self.last_task
 
@@ -433,16 +442,20 @@ class CollectionsBrowser(QWidget):
         if not dialogs.confirm(self, "Drop partition",
                                f"Drop partition {part!r} of {coll!r} with all its rows?", "Drop"):
             return None
-        client = self._client()
-        self.last_task = self.ctx.call(f"Drop partition {part}", lambda: client.drop_partition(coll, part),
+        backend = self._backend()
+        self.last_task = self.ctx.call(f"Drop partition {part}", lambda: backend.drop_partition(coll, part),
                                        refresh=True, changed=coll, owner=self)
         return self.last_task
 
     def drop_index(self, coll: str, index_name: str) -> Task | None:
-        if not dialogs.confirm(self, "Drop index", f"Drop index {index_name!r} of {coll!r}? Searches on its "
-                               "field become exact (slower on big collections).", "Drop"):
+        embedded = self.ctx.is_embedded
+        extra = ("Searches on its field become exact (slower on big collections)." if embedded else
+                 "The collection is released while the index is dropped, and cannot be searched until its "
+                 "field has an index again.")
+        if not dialogs.confirm(self, "Drop index", f"Drop index {index_name!r} of {coll!r}? {extra}", "Drop"):
             return None
-        client = self._client()
-        self.last_task = self.ctx.call(f"Drop index {index_name}", lambda: client.drop_index(coll, index_name),
+        backend = self._backend()
+        self.last_task = self.ctx.call(f"Drop index {index_name}", lambda: backend.drop_index(coll, index_name),
                                        refresh=True, owner=self)
         return self.last_task
+

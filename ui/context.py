@@ -1,8 +1,11 @@
-"""The app's shared state: the open database, what is known about it, and the task runner.
+"""The app's shared state: the open backend, what is known about it, and the task runner.
 
-Every view gets the one `AppContext`. Reading the database happens on worker
-threads (`refresh()` gathers a `DbInfo` snapshot); views read the snapshot on
-the UI thread and listen to the signals.
+Every view gets the one `AppContext`. The app works on either backend through the
+`workbench.backends.Backend` protocol: the embedded engine on a database directory, or
+Milvus (a server, or a Milvus Lite file). Reading the backend happens on worker threads
+(`refresh()` gathers a `DbInfo` snapshot); views read the snapshot on the UI thread and
+listen to the signals. What a backend cannot do is asked of `ctx.capabilities`
+(`supports(feature)`, `why_not(feature)`), so views hide or explain it instead of failing.
 """
 
 from __future__ import annotations
@@ -23,14 +26,30 @@ from ui.workers import Task, run_in_background
 
 @dataclass
 class IndexInfo:
+    """One index as the views show it; row progress is None where the backend does not report it."""
+
     name: str
     field: str
     index_type: str
     metric: str
     params: dict[str, Any]
-    indexed_rows: int = 0
-    pending_rows: int = 0
+    indexed_rows: int | None = 0
+    pending_rows: int | None = 0
     state: str = ""
+
+    @property
+    def progress_text(self) -> str:
+        """"Finished (30/30)", or the state alone when the rows are not reported."""
+        if self.indexed_rows is None:
+            return self.state
+        total = self.indexed_rows + (self.pending_rows or 0)
+        return f"{self.state} ({self.indexed_rows:,}/{total:,})".strip()
+
+
+def index_info(ix: Any) -> IndexInfo:
+    """The view's IndexInfo from a backend's `workbench.backends.IndexInfo`."""
+    return IndexInfo(ix.index_name or ix.field_name, ix.field_name, ix.index_type, ix.metric_type or "",
+                     dict(ix.params), ix.indexed_rows, ix.pending_index_rows, ix.state or "")
 
 
 @dataclass
@@ -38,10 +57,10 @@ class CollectionInfo:
     """What the UI shows about one collection (a snapshot taken on a worker)."""
 
     name: str
-    rows: int
+    rows: int | None  # live rows; None when the backend could not count them
     loaded: bool
-    description: dict[str, Any]
-    schema: Any  # engine.CollectionSchema
+    description: dict[str, Any]  # describe_collection() with the neutral schema's fields
+    schema: Any  # engine.CollectionSchema, built from the neutral schema
     partitions: list[str]
     indexes: list[IndexInfo]
     kind: str | None = None
@@ -57,6 +76,10 @@ class CollectionInfo:
         return next((i for i in self.indexes if i.field == path), None)
 
     @property
+    def rows_text(self) -> str:
+        return f"{self.rows:,} rows" if self.rows is not None else "rows not counted"
+
+    @property
     def is_demo(self) -> bool:
         from ui.embedder_provider import is_demo_model
 
@@ -65,34 +88,34 @@ class CollectionInfo:
 
 @dataclass
 class DbInfo:
-    path: str
+    path: str  # the embedded database directory, or the backend's label
     collections: dict[str, CollectionInfo] = field(default_factory=dict)
 
 
-def gather_collection(client: Any, db: str, name: str) -> CollectionInfo:
-    """Describe one collection (runs on a worker)."""
+def gather_collection(backend: Any, name: str) -> CollectionInfo:
+    """Describe one collection through the Backend protocol (runs on a worker)."""
     from engine import CollectionSchema
+    from workbench.backends import BackendError, normalize_schema
     from workbench.templates import collection_kind, read_meta
 
-    desc = dict(client.describe_collection(name))
-    schema = CollectionSchema.from_dict(desc)
-    rows = int(client.get_collection_stats(name).get("row_count", 0))
-    loaded = int(client.get_load_state(name)["state"]) == 3
-    indexes = []
-    for idx_name in client.list_indexes(name):
-        d = client.describe_index(name, idx_name)
-        params = {k: v for k, v in d.items() if k not in (
-            "index_type", "metric_type", "field_name", "index_name", "total_rows", "indexed_rows",
-            "pending_index_rows", "state")}
-        indexes.append(IndexInfo(idx_name, d["field_name"], d["index_type"], d.get("metric_type") or "", params,
-                                 int(d.get("indexed_rows", 0)), int(d.get("pending_index_rows", 0)),
-                                 str(d.get("state", ""))))
+    desc = dict(backend.describe_collection(name))
+    schema = CollectionSchema.from_dict(normalize_schema(desc))
+    loaded = bool(backend.is_loaded(name))
     try:
-        meta = read_meta(db, name) or {}
+        rows: int | None = int(backend.count(name))
+    except BackendError:  # e.g. a server that cannot query a released collection
+        rows = None
+    indexes = [index_info(ix) for ix in backend.list_indexes(name)]
+    try:
+        meta = read_meta(backend, name) or {}
     except Exception:
         meta = {}
-    return CollectionInfo(name, rows, loaded, desc, schema, list(client.list_partitions(name)), indexes,
-                          collection_kind(db, name, desc), model_text(meta), meta)
+    try:
+        kind = collection_kind(backend, name, desc)
+    except Exception:
+        kind = None
+    return CollectionInfo(name, rows, loaded, desc, schema, list(backend.list_partitions(name)), indexes,
+                          kind, model_text(meta), meta)
 
 
 def model_text(meta: dict[str, Any]) -> str | None:
@@ -106,21 +129,30 @@ def model_text(meta: dict[str, Any]) -> str | None:
         return None
 
 
-def gather_db_info(client: Any, db: str) -> DbInfo:
+def gather_db_info(backend: Any, where: str) -> DbInfo:
     """Everything the collections browser shows (runs on a worker)."""
-    info = DbInfo(db)
-    for name in sorted(client.list_collections()):
+    info = DbInfo(where)
+    for name in sorted(backend.list_collections()):
         try:
-            info.collections[name] = gather_collection(client, db, name)
+            info.collections[name] = gather_collection(backend, name)
         except Exception as e:  # one broken collection must not hide the others
             info.collections[name] = CollectionInfo(name, 0, False, {}, None, [], [], error=plain_message(e))
     return info
 
 
-class AppContext(QObject):
-    """The open database, its snapshot, the embedders and the running tasks."""
+def _is_backend(obj: Any) -> bool:
+    return hasattr(obj, "capabilities") and hasattr(obj, "workspace") and hasattr(obj, "list_collections")
 
-    databaseOpened = Signal(str)
+
+class AppContext(QObject):
+    """The open backend, its snapshot, the embedders and the running tasks.
+
+    `backend` is a `workbench.backends.Backend` (None until one is open); `db_path` is the
+    database directory when it is the embedded engine ("" otherwise); `label` says which
+    backend it is, for the window title and the status bar.
+    """
+
+    databaseOpened = Signal(str)  # what was opened: the directory, or the backend's label
     databaseFailed = Signal(str)
     infoChanged = Signal()  # a new DbInfo snapshot
     dataChanged = Signal(str)  # rows of this collection changed (ingest, delete, edit)
@@ -135,65 +167,130 @@ class AppContext(QObject):
         self.settings = settings or AppSettings()
         self.data_dir = data_dir
         self.provider = provider or EmbedderProvider(data_dir=(data_dir / "models") if data_dir else None)
-        self.client: Any = None
+        self.backend: Any = None
         self.db_path: str = ""
+        self.label: str = ""
         self.info = DbInfo("")
         self.current: str = ""
         self._refreshing: Task | None = None
         self._refresh_again = False
         self.refresh_count = 0
 
-    # --- database --------------------------------------------------------------------
+    # --- capabilities ----------------------------------------------------------------
+    @property
+    def capabilities(self) -> Any:
+        """The open backend's `Capabilities` (None when nothing is open)."""
+        return self.backend.capabilities if self.backend is not None else None
+
+    def supports(self, feature: str) -> bool:
+        """Whether the open backend can do `feature` (see workbench.backends.FEATURES)."""
+        return self.backend is not None and bool(self.backend.capabilities.supports(feature))
+
+    def why_not(self, feature: str) -> str | None:
+        """None when the open backend supports `feature`; else one sentence saying why not."""
+        if self.backend is None:
+            return "no database is open"
+        return self.backend.capabilities.why_not(feature)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.backend is not None and self.backend.capabilities.kind == "embedded"
+
+    # --- opening ---------------------------------------------------------------------
+    def open(self, target: Any) -> Task | None:
+        """Open a backend; emits databaseOpened (then infoChanged) or databaseFailed.
+
+        `target`: a database directory (the embedded engine, created when missing), an already
+        opened Backend (from the connections dialog), a `BackendSpec`, or a function that opens
+        and returns a Backend. Anything that connects runs on a worker; an opened Backend is
+        adopted at once (None is returned then).
+        """
+        if _is_backend(target):
+            self._adopt(target, "")
+            return None
+        if isinstance(target, (str, os.PathLike)):
+            path = str(Path(target).expanduser())
+
+            def work() -> Any:
+                from workbench.backends import EmbeddedBackend
+
+                return EmbeddedBackend(path)
+
+            return self._open_on_worker(f"Open {path}", work, path)
+        if callable(target):
+            return self._open_on_worker("Connect", target, "")
+
+        spec = target
+
+        def open_spec() -> Any:
+            from workbench.backends import open_backend
+
+            return open_backend(spec)
+
+        return self._open_on_worker(f"Connect to {getattr(spec, 'uri', 'the backend')}", open_spec, "")
+
     def open_database(self, path: str | os.PathLike[str]) -> Task:
-        """Open (or create) a database directory on a worker; emits databaseOpened or databaseFailed."""
-        target = str(Path(path).expanduser())
+        """Open (or create) an embedded database directory on a worker."""
+        task = self.open(path)
+        assert task is not None
+        return task
 
-        def work() -> Any:
-            from workbench.templates import open_client
+    def open_backend(self, backend: Any) -> None:
+        """Use an already opened Backend (the connections dialog opens it on a worker)."""
+        self._adopt(backend, "")
 
-            return open_client(target)
-
-        def opened(client: Any) -> None:
-            old = self.client
-            self.client = client
-            self.db_path = target
-            self.info = DbInfo(target)
-            self.current = ""
-            if old is not None:
-                run_in_background(old.close)
-            self.settings.add_recent_database(target)
-            self.databaseOpened.emit(target)
-            self.refresh()
-
+    def _open_on_worker(self, title: str, work: Callable[[], Any], path: str) -> Task:
         def failed(e: BaseException) -> None:
             msg = plain_message(e)
             self.databaseFailed.emit(msg)
             self.errorRaised.emit("Cannot open the database", msg)
 
-        task = Task(f"Open {target}", work, generator=False, show_in_jobs=False)
-        task.succeeded.connect(opened)
+        task = Task(title, work, generator=False, show_in_jobs=False)
+        task.succeeded.connect(lambda backend: self._adopt(backend, path))
         task.failed.connect(failed)
         return task.start()
 
+    def _adopt(self, backend: Any, path: str) -> None:
+        old = self.backend
+        self.backend = backend
+        embedded = backend.capabilities.kind == "embedded"
+        self.db_path = path or (str(getattr(backend, "path", "")) if embedded else "")
+        self.label = str(backend.label)
+        self.info = DbInfo(self.db_path or self.label)
+        self.current = ""
+        if old is not None and old is not backend:
+            run_in_background(old.close)
+        if self.db_path:
+            self.settings.add_recent_database(self.db_path)
+        self.databaseOpened.emit(self.db_path or self.label)
+        self.refresh()
+
+    @property
+    def short_label(self) -> str:
+        """A short name for the window title: the directory's name, or the backend's label."""
+        if self.db_path:
+            return Path(self.db_path).name
+        return self.label
+
     def close(self) -> None:
-        if self.client is not None:
+        if self.backend is not None:
             try:
-                self.client.close()
+                self.backend.close()
             except Exception:
                 pass
-            self.client = None
+            self.backend = None
 
     def refresh(self) -> None:
         """Re-read the database's collections on a worker; emits infoChanged when done."""
-        if self.client is None:
+        if self.backend is None:
             return
         if self._refreshing is not None:
             self._refresh_again = True
             return
-        client, db = self.client, self.db_path
+        backend, where = self.backend, self.db_path or self.label
 
         def done(info: DbInfo) -> None:
-            if client is self.client:
+            if backend is self.backend:
                 self.info = info
                 self.refresh_count += 1
                 if self.current and self.current not in info.collections:
@@ -208,7 +305,7 @@ class AppContext(QObject):
                 self._refresh_again = False
                 self.refresh()
 
-        task = Task("Read the database", lambda: gather_db_info(client, db), generator=False, show_in_jobs=False)
+        task = Task("Read the database", lambda: gather_db_info(backend, where), generator=False, show_in_jobs=False)
         task.succeeded.connect(done)
         task.failed.connect(lambda e: self.errorRaised.emit("Cannot read the database", plain_message(e)))
         task.finished.connect(finished)

@@ -329,9 +329,14 @@ class DataView(QWidget):
         if not dialogs.confirm(self, "Delete rows", f"Delete {len(pks)} row(s) from {self.collection!r} ({shown})? "
                                "This cannot be undone.", "Delete"):
             return None
-        client, coll = self.ctx.client, self.collection
-        self.last_task = self.ctx.call(f"Delete {len(pks)} row(s) from {coll}", lambda: client.delete(coll, ids=pks),
-                                       lambda r: self.ctx.message.emit(f"Deleted {r.get('delete_count', 0)} row(s)"),
+        backend, coll = self.ctx.backend, self.collection
+
+        def work() -> int:
+            backend.delete(coll, ids=pks)
+            return len(pks)
+
+        self.last_task = self.ctx.call(f"Delete {len(pks)} row(s) from {coll}", work,
+                                       lambda n: self.ctx.message.emit(f"Deleted {n} row(s) from {coll}"),
                                        refresh=True, changed=coll, owner=self)
         return self.last_task
 

@@ -115,9 +115,10 @@ def generate_images(folder: Path, count: int = 60) -> Iterator[Path]:
         yield path
 
 
-def demo_job(db: str | os.PathLike[str], provider: Any, folder: Path | None = None, count: int = 60,
+def demo_job(db: Any, provider: Any, folder: Path | None = None, count: int = 60,
              collection: str = DEMO_COLLECTION) -> Job:
-    """A Job: draw the pictures, load the demo model, ingest them into `collection`."""
+    """A Job: draw the pictures, load the demo model, ingest them into `collection` of `db` (a Backend, or
+    an embedded database directory)."""
     from ui.app_settings import ModelChoice
 
     images = Path(folder) if folder is not None else data_dir() / "demo-images"

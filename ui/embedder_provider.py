@@ -9,7 +9,6 @@ models are kept, so the second search is instant.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -79,17 +78,21 @@ class EmbedderProvider:
             self._cache.setdefault(key, emb)
             return self._cache[key]
 
-    def for_collection(self, db: str | os.PathLike[str], collection: str,
+    def for_collection(self, db: Any, collection: str,
                        on_status: Callable[[str], None] | None = None) -> Any:
-        """The embedder that made `collection`'s vectors (blocking: call from a worker)."""
-        from workbench.templates import read_meta
+        """The embedder that made `collection`'s vectors (blocking: call from a worker).
+
+        `db` is the Backend (its workspace holds the collection's sidecar) or a database directory.
+        """
+        from workbench.templates import read_meta, workspace_of
 
         meta = read_meta(db, collection) or {}
         rec = meta.get("embedder")
+        where = str(workspace_of(db))
         key = "coll:" + (json.dumps([rec, meta.get("checkpoint_path")], sort_keys=True) if rec
-                         else f"{db}/{collection}")
+                         else f"{where}/{collection}")
         if self._factory is not None:
-            return self._cached(key, lambda: self._factory(str(db), collection, None))  # type: ignore[misc]
+            return self._cached(key, lambda: self._factory(where, collection, None))  # type: ignore[misc]
 
         def load() -> Any:
             from workbench.embedders import embedder_for_collection

@@ -73,35 +73,43 @@ def points_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return inside
 
 
-def projection_events(client: Any, db: str, collection: str, field: str, color_by: str | None,
+# Vector types the map can project (as float vectors; the backends return these as lists of floats).
+PROJECTABLE = ("FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR")
+
+
+def projection_events(backend: Any, collection: str, field: str, color_by: str | None,
                       max_points: int, batch: int = 2000) -> Iterator[dict[str, Any]]:
     """Read pk, vector, colour field and thumbnail fields in batches; project; return the map data."""
-    desc = client.describe_collection(collection)
+    desc = backend.describe_collection(collection)
     names = {f["name"] for f in desc["fields"]}
     pk = next(f["name"] for f in desc["fields"] if f.get("is_primary"))
-    total = min(int(client.get_collection_stats(collection)["row_count"]), max_points)
+    total = min(int(backend.count(collection)), max_points)
     outputs = [pk, field] + [n for n in (color_by, "thumbnail", "sha256", "path", "file_name") if n and n in names]
     outputs = list(dict.fromkeys(outputs))
-    it = client.query_iterator(collection, batch_size=batch, limit=total, output_fields=outputs)
     ids: list[Any] = []
     vecs: list[np.ndarray] = []
     labels: list[Any] = []
     thumbs: list[str | None] = []
     titles: list[str] = []
+    rows_iter = backend.iter_rows(collection, batch_size=batch, output_fields=outputs, limit=total) if total else []
     try:
-        while True:
-            rows = it.next()
+        for rows in rows_iter:
+            rows = rows[: total - len(ids)]
             if not rows:
                 break
             vecs.append(np.asarray([r[field] for r in rows], dtype=np.float32))
             for r in rows:
                 ids.append(r[pk])
                 labels.append(r.get(color_by) if color_by else None)
-                thumbs.append(thumbnail_path(db, collection, r))
+                thumbs.append(thumbnail_path(backend, collection, r))
                 titles.append(str(r.get("file_name") or r.get("path") or r[pk]))
             yield {"done": len(ids), "total": total, "text": f"read {len(ids):,}/{total:,} vectors"}
+            if len(ids) >= total:
+                break
     finally:
-        it.close()
+        close = getattr(rows_iter, "close", None)
+        if close is not None:
+            close()
     yield {"done": total, "total": total, "text": "projecting (PCA)…"}
     x = np.concatenate(vecs) if vecs else np.zeros((0, 2), dtype=np.float32)
     xy = pca_2d(x)
@@ -287,8 +295,8 @@ class EmbeddingMap(QWidget):
         self.color_combo.addItem("(none)", None)
         info = self.ctx.collection(name)
         if info is not None and info.schema is not None:
-            for path in info.vector_paths:
-                if "[" not in path:
+            for path, f in info.schema.vector_fields():
+                if "[" not in path and f.dtype.name in PROJECTABLE:
                     self.field_combo.addItem(path, path)
             for f in info.schema.fields:
                 if f.dtype.name in ("VARCHAR", "BOOL", "INT8", "INT16", "INT32", "INT64") and not f.is_primary \
@@ -309,13 +317,13 @@ class EmbeddingMap(QWidget):
 
     # --- projection --------------------------------------------------------------------
     def project(self) -> Task | None:
-        client, coll, field = self.ctx.client, self.collection, self.field_combo.currentData()
-        if client is None or not coll or not field:
-            self.status.setText("This collection has no top-level vector field to project.")
+        backend, coll, field = self.ctx.backend, self.collection, self.field_combo.currentData()
+        if backend is None or not coll or not field:
+            self.status.setText("This collection has no top-level float vector field to project.")
             return None
-        db, color_by, max_points = self.ctx.db_path, self.color_combo.currentData(), self.max_spin.value()
+        color_by, max_points = self.color_combo.currentData(), self.max_spin.value()
         task = Task(f"Project {coll}.{field}",
-                    lambda: projection_events(client, db, coll, field, color_by, max_points), parent=self)
+                    lambda: projection_events(backend, coll, field, color_by, max_points), parent=self)
         task.progress.connect(self._progress)
         task.succeeded.connect(self.set_projection)
         task.failed.connect(lambda e: self._ended(plain_message(e)))

@@ -228,15 +228,16 @@ class EntityTableModel(QAbstractTableModel):
 
     # --- fetching --------------------------------------------------------------------
     def _count_rows(self) -> None:
-        client = self.ctx.client
-        if client is None or not self.collection:
+        backend = self.ctx.backend
+        if backend is None or not self.collection:
             return
         gen = self._generation
         coll, flt, params = self.collection, self.filter, self.params
 
         def work() -> int:
-            res = client.query(coll, filter=flt, output_fields=["count(*)"], filter_params=params)
-            return int(res[0]["count(*)"]) if res else 0
+            from workbench.backends.shapes import render_filter
+
+            return int(backend.count(coll, filter=render_filter(flt, params) if params else flt))
 
         def done(n: int) -> None:
             if gen != self._generation:
@@ -279,18 +280,18 @@ class EntityTableModel(QAbstractTableModel):
         return out
 
     def _request(self, page: int) -> None:
-        if page in self._inflight or page in self._pages or self.ctx.client is None:
+        if page in self._inflight or page in self._pages or self.ctx.backend is None:
             return
-        client, db, coll = self.ctx.client, self.ctx.db_path, self.collection
+        backend, coll = self.ctx.backend, self.collection
         gen, flt, params, outputs = self._generation, self.filter, self.params, self.outputs()
         want_thumbs = any(c.kind == "preview" for c in self.columns)
 
         def work() -> list[dict[str, Any]]:
-            rows = client.query(coll, filter=flt, output_fields=outputs, limit=PAGE_SIZE, offset=page * PAGE_SIZE,
-                                filter_params=params)
+            rows = backend.query(coll, filter=flt, output_fields=outputs, limit=PAGE_SIZE, offset=page * PAGE_SIZE,
+                                 filter_params=params)
             if want_thumbs:
                 for r in rows:
-                    r["__thumb"] = thumbnail_path(db, coll, r)
+                    r["__thumb"] = thumbnail_path(backend, coll, r)
             return rows
 
         def done(rows: list[dict[str, Any]]) -> None:
@@ -459,23 +460,23 @@ class EntityTableModel(QAbstractTableModel):
     def upsert_field(self, pk: Any, field: str, value: Any,
                      revert: tuple[dict[str, Any], Any, Index] | None = None) -> Task | None:
         """Write one changed field back: read the whole row, change it, upsert it (in its partition)."""
-        client, coll = self.ctx.client, self.collection
-        if client is None:
+        backend, coll = self.ctx.backend, self.collection
+        if backend is None:
             return None
 
         def work() -> None:
-            parts = client.list_partitions(coll)
+            parts = backend.list_partitions(coll)
             where = "_default"
             full = None
             for p in parts:
-                got = client.get(coll, ids=[pk], output_fields=["*"], partition_names=[p])
+                got = backend.get(coll, [pk], output_fields=["*"], partitions=[p])
                 if got:
                     full, where = got[0], p
                     break
             if full is None:
                 raise LookupError(f"row {pk!r} is gone (deleted meanwhile?)")
             full[field] = value
-            client.upsert(coll, [full], partition_name=where)
+            backend.upsert(coll, [full], partition=where)
 
         def failed(e: BaseException) -> None:
             if revert is not None:

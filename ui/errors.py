@@ -32,6 +32,9 @@ def plain_message(exc: BaseException) -> str:
         return text[:1].upper() + text[1:]
     if isinstance(exc, WorkbenchError):
         text = str(exc).strip()
+        first = text.split(" ", 1)[0]
+        if "_" in first or "(" in first:  # a backend call's name ("describe_collection failed on …") stays as is
+            return text
         return text[:1].upper() + text[1:]
     if isinstance(exc, NotImplementedError):
         return f"Not supported yet: {exc}"

@@ -1,8 +1,10 @@
 """Import files: the dialog shown after a drop or File › Import, and the ingest task it starts.
 
 The task wraps `workbench.ingest.ingest_job` (a cancellable Job of progress
-events) and loads the model first, on the worker thread: the collection's own
-model for an existing collection, the model chosen in Settings for a new one.
+events) on the open backend, and loads the model first, on the worker thread:
+the collection's own model for an existing collection, the model chosen in
+Settings for a new one. PDF and multi-view ingestion store Arrays of Structs:
+on a backend without them, those choices are disabled with the reason.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.app_settings import ModelChoice
+from ui.capabilities import gate_combo
 from ui.context import AppContext
 from ui.embedder_provider import DEMO_MODEL_WARNING
 from ui.workers import JobTask
@@ -64,7 +67,7 @@ def ingest_task(ctx: AppContext, req: IngestRequest, choice: ModelChoice | None 
     from workbench.ingest import IngestOptions, ingest_job
     from workbench.jobs import Job, Progress
 
-    db, provider = ctx.db_path, ctx.provider
+    db, provider = ctx.backend, ctx.provider
     info = ctx.collection(req.collection)
     use_collection_model = (not req.new) and info is not None and bool(info.meta.get("embedder"))
     model_choice = choice or ctx.model_choice()
@@ -133,6 +136,15 @@ class IngestDialog(QDialog):
         self.kind_combo.addItem("PDF documents", "pdfs")
         self.multiview = QCheckBox("Also embed a grid of crops of each image (multi-view: finds small things; "
                                    "10× slower)", self)
+        # PDFs (a `pages` Array of Structs) and multi-view images (`views`) need Arrays of Structs
+        self.struct_reason = ctx.why_not("struct_arrays") if ctx.backend is not None else None
+        gate_combo(self.kind_combo, {"pdfs": self.struct_reason}, by_data=True)
+        self.capability_note = QLabel(
+            f"PDF documents and multi-view images are not available: {self.struct_reason}. Images are."
+            if self.struct_reason else "", self)
+        self.capability_note.setObjectName("hint")
+        self.capability_note.setWordWrap(True)
+        self.capability_note.setVisible(bool(self.struct_reason))
         self.model_label = QLabel("", self)
         self.model_label.setWordWrap(True)
         self.model_button = QPushButton("Change…", self)
@@ -161,6 +173,7 @@ class IngestDialog(QDialog):
         lay.addWidget(what)
         lay.addWidget(files)
         lay.addLayout(form)
+        lay.addWidget(self.capability_note)
         lay.addWidget(self.warning)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
@@ -197,7 +210,10 @@ class IngestDialog(QDialog):
             self.model_label.setText(choice.describe())
             self.model_button.setEnabled(True)
             demo = choice.kind == "demo"
-        self.multiview.setEnabled(new)
+        self.multiview.setEnabled(new and not self.struct_reason)
+        self.multiview.setToolTip(self.struct_reason or ("Only for a new collection" if not new else ""))
+        if self.struct_reason:
+            self.multiview.setChecked(False)
         self.warning.setVisible(demo)
 
     def _change_model(self) -> None:
@@ -210,7 +226,7 @@ class IngestDialog(QDialog):
     def request(self) -> IngestRequest:
         name, new = self._target()
         return IngestRequest(self.paths, name, new, str(self.kind_combo.currentData()),
-                             self.multiview.isChecked() and new)
+                             self.multiview.isChecked() and new and not self.struct_reason)
 
     def accept(self) -> None:
         self._update()

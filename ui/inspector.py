@@ -4,10 +4,16 @@ Charts (pyqtgraph): rows per segment, deleted ratio per segment, HNSW level
 counts and the layer-0 degree histogram of the chosen field's index. The
 recall explorer runs the engine's `recall_check_iter` at several `ef` values on
 a worker (cancellable) and plots recall@k against median latency.
+
+Each part asks the backend's capabilities first: segment listings need
+"segments", the level and degree charts "index_internals", the recall explorer
+"recall_check". Where the backend lacks one, the part is replaced by the
+reason (`capabilities.why_not`) instead of failing.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -36,6 +42,8 @@ from ui.errors import plain_message
 from ui.theme import is_dark
 from ui.workers import Task
 
+RECALL_HELP = ("Sample queries are run exactly and through the index; recall@k is the share of the exact top k "
+               "that the index finds.")
 SEGMENT_COLUMNS = ("segment", "partition", "state", "rows", "deleted", "deleted %", "size", "index state",
                    "merged from")
 
@@ -49,17 +57,30 @@ def fmt_size(n: int) -> str:
     return f"{f:.1f} GB"
 
 
-def gather_segments(client: Any, collection: str, field: str | None) -> dict[str, Any]:
-    """Segments and (for `field`) per-segment index stats; runs on a worker."""
-    segs = [s.to_dict() for s in client.list_persistent_segments(collection)]
+def gather_segments(backend: Any, collection: str, field: str | None) -> dict[str, Any]:
+    """Segments (where the backend lists them) and, for `field`, per-segment index stats (where the backend
+    exposes them); runs on a worker. What the backend cannot tell is left out, with the reason."""
+    caps = backend.capabilities
+    segs: list[dict[str, Any]] = []
+    if caps.supports("segments"):
+        segs = [asdict(s) for s in backend.segments(collection)]
     stats: list[dict[str, Any]] = []
     error = ""
-    if field:
+    if field and caps.supports("index_internals"):
         try:
-            stats = client.index_stats(collection, field)
+            stats = backend.index_stats(collection, field)
         except Exception as e:
             error = plain_message(e)
-    return {"segments": segs, "stats": stats, "stats_error": error, "field": field}
+    return {"segments": segs, "stats": stats, "stats_error": error, "field": field,
+            "segments_missing": caps.why_not("segments"), "internals_missing": caps.why_not("index_internals")}
+
+
+def _n(v: Any) -> int:
+    return int(v) if v is not None else 0
+
+
+def _text(v: Any, fmt: Any = str) -> str:
+    return "—" if v is None else fmt(v)
 
 
 def merge_level_counts(stats: list[dict[str, Any]]) -> list[int]:
@@ -82,10 +103,10 @@ def merge_degrees(stats: list[dict[str, Any]]) -> list[int]:
     return out
 
 
-def recall_events(client: Any, collection: str, field: str, k: int, efs: tuple[int, ...],
+def recall_events(backend: Any, collection: str, field: str, k: int, efs: tuple[int, ...],
                   n_queries: int) -> Any:
     results: list[Any] = []
-    for ev in client.recall_check_iter(collection, field, k=k, ef_values=efs, n_queries=n_queries):
+    for ev in backend.recall_check_iter(collection, field, k=k, ef_values=efs, n_queries=n_queries):
         if "results" in ev:
             results = list(ev["results"])
         yield {"done": ev["done"], "total": ev["total"], "text": f"{ev['done']}/{ev['total']} queries"}
@@ -156,6 +177,7 @@ class Inspector(QWidget):
         self.levels_chart = _Chart("HNSW level counts", "nodes (log10)", "level")
         self.degree_chart = _Chart("Layer-0 degree histogram", "nodes", "neighbours")
         charts = QWidget(self)
+        self.charts = charts
         grid = QGridLayout(charts)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.rows_chart, 0, 0)
@@ -165,6 +187,11 @@ class Inspector(QWidget):
         self.index_note = QLabel("", self)
         self.index_note.setObjectName("hint")
         self.index_note.setWordWrap(True)
+        self.segments_note = QLabel("", self)  # why segments are not listed, where the backend cannot
+        self.segments_note.setObjectName("warning")
+        self.segments_note.setAccessibleName("segments explanation")
+        self.segments_note.setWordWrap(True)
+        self.segments_note.hide()
 
         seg_page = QWidget(self)
         sp = QVBoxLayout(seg_page)
@@ -174,12 +201,15 @@ class Inspector(QWidget):
         row.addWidget(refresh)
         sp.addLayout(row)
         sp.addWidget(self.summary)
+        sp.addWidget(self.segments_note)
         split = QSplitter(Qt.Orientation.Vertical, seg_page)
         split.addWidget(self.table)
         split.addWidget(charts)
         split.setSizes([200, 420])
+        self.split = split
         sp.addWidget(split, 1)
         sp.addWidget(self.index_note)
+        sp.addStretch(0)  # takes the room when the backend shows neither segments nor index internals
 
         # recall explorer
         self.recall_field = QComboBox(self)
@@ -199,8 +229,7 @@ class Inspector(QWidget):
         self.cancel_button.clicked.connect(lambda: self.recall_task.cancel() if self.recall_task else None)
         self.recall_bar = QProgressBar(self)
         self.recall_bar.setRange(0, 1)
-        self.recall_status = QLabel("Sample queries are run exactly and through the index; recall@k is the "
-                                    "share of the exact top k that the index finds.", self)
+        self.recall_status = QLabel(RECALL_HELP, self)
         self.recall_status.setObjectName("hint")
         self.recall_status.setWordWrap(True)
         self.recall_plot = _Chart("Recall against latency", "recall@k", "median latency (ms)")
@@ -220,11 +249,17 @@ class Inspector(QWidget):
         controls.addWidget(self.ef_edit, 1)
         controls.addWidget(self.run_button)
         controls.addWidget(self.cancel_button)
+        self.recall_note = QLabel("", self)  # why the recall check is not available, where it is not
+        self.recall_note.setObjectName("warning")
+        self.recall_note.setWordWrap(True)
+        self.recall_note.hide()
         rp.addLayout(controls)
+        rp.addWidget(self.recall_note)
         rp.addWidget(self.recall_bar)
         rp.addWidget(self.recall_status)
         rp.addWidget(self.recall_plot, 1)
         rp.addWidget(self.recall_table)
+        rp.addStretch(0)
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(seg_page, "Segments && index")
@@ -237,7 +272,34 @@ class Inspector(QWidget):
         ctx.currentCollectionChanged.connect(self.set_collection)
         ctx.dataChanged.connect(self._data_changed)
         ctx.infoChanged.connect(self._info_changed)
+        ctx.databaseOpened.connect(lambda _where: self.apply_capabilities())
+        self.apply_capabilities()
         self.set_collection(ctx.current)
+
+    def apply_capabilities(self) -> None:
+        """Show what the open backend can tell, and the reason in place of what it cannot."""
+        seg_reason = self.ctx.why_not("segments") if self.ctx.backend is not None else None
+        int_reason = self.ctx.why_not("index_internals") if self.ctx.backend is not None else None
+        rec_reason = self.ctx.why_not("recall_check") if self.ctx.backend is not None else None
+        self.segments_note.setText(f"Segments are not listed: {seg_reason}." if seg_reason else "")
+        self.segments_note.setVisible(bool(seg_reason))
+        for w in (self.table, self.rows_chart, self.deleted_chart):
+            w.setVisible(not seg_reason)
+        for w in (self.levels_chart, self.degree_chart):
+            w.setVisible(not int_reason)
+        self.charts.setVisible(not (seg_reason and int_reason))
+        self.split.setVisible(not (seg_reason and int_reason))
+        self.field_combo.setToolTip(f"Per-segment index statistics are not shown: {int_reason}" if int_reason
+                                    else "The index whose per-segment statistics are charted")
+        for w in (self.run_button, self.recall_field, self.k_spin, self.q_spin, self.ef_edit):
+            w.setEnabled(not rec_reason)
+            w.setToolTip(rec_reason or "")
+        self.recall_note.setText(f"The recall check is not available: {rec_reason}." if rec_reason else "")
+        self.recall_note.setVisible(bool(rec_reason))
+        for w in (self.recall_bar, self.recall_status, self.recall_plot, self.recall_table, self.cancel_button):
+            w.setVisible(not rec_reason)
+        if not rec_reason and (self.recall_task is None or not self.recall_task.running):
+            self.recall_status.setText(RECALL_HELP)
 
     def theme_changed(self) -> None:
         bg, fg = ("#17181b", "#d0d0d0") if is_dark() else ("#ffffff", "#30343b")
@@ -290,12 +352,12 @@ class Inspector(QWidget):
 
     # --- segments ----------------------------------------------------------------------
     def refresh(self) -> Task | None:
-        client, coll = self.ctx.client, self.collection
-        if client is None or not coll or self.ctx.collection(coll) is None:
+        backend, coll = self.ctx.backend, self.collection
+        if backend is None or not coll or self.ctx.collection(coll) is None:
             self.table.setRowCount(0)
             return None
         field = self.field_combo.currentData()
-        task = Task(f"Inspect {coll}", lambda: gather_segments(client, coll, field), generator=False,
+        task = Task(f"Inspect {coll}", lambda: gather_segments(backend, coll, field), generator=False,
                     show_in_jobs=False, parent=self)
         task.succeeded.connect(self._show)
         task.failed.connect(lambda e: self.summary.setText(plain_message(e)))
@@ -308,10 +370,11 @@ class Inspector(QWidget):
         segs = data["segments"]
         self.table.setRowCount(len(segs))
         for r, s in enumerate(segs):
-            rows = int(s["num_rows"])
-            deleted = int(s["deleted_rows"])
-            values = [str(s["segment_id"]), s["partition_name"], s["state"], f"{rows:,}", f"{deleted:,}",
-                      f"{100.0 * deleted / rows:.1f}" if rows else "0.0", fmt_size(int(s["size_bytes"])),
+            rows = _n(s["num_rows"])
+            deleted = s.get("deleted_rows")
+            share = "—" if deleted is None else (f"{100.0 * deleted / rows:.1f}" if rows else "0.0")
+            values = [str(s["segment_id"]), _text(s.get("partition")), str(s["state"]), f"{rows:,}",
+                      _text(deleted, lambda v: f"{v:,}"), share, _text(s.get("size_bytes"), fmt_size),
                       ", ".join(f"{k}: {v}" for k, v in (s.get("index_states") or {}).items()) or "—",
                       ", ".join(str(x) for x in s.get("compaction_from") or []) or ""]
             for c, v in enumerate(values):
@@ -319,24 +382,36 @@ class Inspector(QWidget):
                 if c in (3, 4, 5, 6):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
-        total = sum(int(s["num_rows"]) for s in segs)
-        dead = sum(int(s["deleted_rows"]) for s in segs)
-        size = sum(int(s["size_bytes"]) for s in segs)
-        sealed = sum(1 for s in segs if s["state"] == "Sealed")
-        self.summary.setText(f"{len(segs)} segment(s), {sealed} sealed · {total:,} rows stored, {dead:,} deleted "
-                             f"({100.0 * dead / total if total else 0:.1f} %) · {fmt_size(size)} on disk. "
-                             "Compaction purges deleted rows and merges small segments.")
+        total = sum(_n(s["num_rows"]) for s in segs)
+        dead = sum(_n(s.get("deleted_rows")) for s in segs)
+        size = sum(_n(s.get("size_bytes")) for s in segs)
+        sealed = sum(1 for s in segs if str(s["state"]) in ("Sealed", "Flushed"))
+        if data.get("segments_missing"):
+            info = self.ctx.collection(self.collection)
+            parts = [f"{self.collection}: {info.rows_text}, {'loaded' if info.loaded else 'released'}"] if info else []
+            for ix in info.indexes if info else []:
+                parts.append(f"index on {ix.field}: {ix.index_type} {ix.metric} {ix.progress_text}".rstrip())
+            self.summary.setText(" · ".join(parts) + ("." if parts else ""))
+        elif all(s.get("deleted_rows") is not None for s in segs):
+            self.summary.setText(f"{len(segs)} segment(s), {sealed} sealed · {total:,} rows stored, {dead:,} deleted "
+                                 f"({100.0 * dead / total if total else 0:.1f} %) · {fmt_size(size)} on disk. "
+                                 "Compaction purges deleted rows and merges small segments.")
+        else:
+            self.summary.setText(f"{len(segs)} segment(s), {sealed} sealed · {total:,} rows stored. "
+                                 f"{self.ctx.label} does not report deleted rows or sizes per segment.")
         xs = list(range(len(segs)))
         labels = [str(s["segment_id"]) for s in segs]
-        self.rows_chart.bars(xs, [int(s["num_rows"]) for s in segs], "#2b5fd9", labels)
-        self.deleted_chart.bars(xs, [int(s["deleted_rows"]) / max(int(s["num_rows"]), 1) for s in segs],
+        self.rows_chart.bars(xs, [_n(s["num_rows"]) for s in segs], "#2b5fd9", labels)
+        self.deleted_chart.bars(xs, [_n(s.get("deleted_rows")) / max(_n(s["num_rows"]), 1) for s in segs],
                                 "#d9480f", labels, y_range=(0.0, 1.0))
         stats = data["stats"]
         levels, degrees = merge_level_counts(stats), merge_degrees(stats)
         self.levels_chart.bars(list(range(len(levels))), levels, "#6a3fc7", [str(i) for i in range(len(levels))],
                                log=True)
         self.degree_chart.bars(list(range(len(degrees))), degrees, "#2e8b57")
-        if data.get("stats_error"):
+        if data.get("internals_missing"):
+            self.index_note.setText(f"HNSW levels and degrees are not shown: {data['internals_missing']}.")
+        elif data.get("stats_error"):
             self.index_note.setText(data["stats_error"])
         elif stats:
             kinds = {str(s.get("index_type") or s.get("class")) for s in stats}
@@ -360,9 +435,14 @@ class Inspector(QWidget):
         return tuple(sorted(set(out)))
 
     def run_recall(self) -> Task | None:
-        client, coll, field = self.ctx.client, self.collection, self.recall_field.currentData()
+        backend, coll, field = self.ctx.backend, self.collection, self.recall_field.currentData()
         efs = self.ef_values()
-        if client is None or not field:
+        reason = self.ctx.why_not("recall_check") if backend is not None else None
+        if reason:
+            self.recall_note.setText(f"The recall check is not available: {reason}.")
+            self.recall_note.show()
+            return None
+        if backend is None or not field:
             self.recall_status.setText("Choose a collection with a top-level vector field.")
             return None
         if not efs:
@@ -370,7 +450,7 @@ class Inspector(QWidget):
             return None
         k, nq = self.k_spin.value(), self.q_spin.value()
         efs = tuple(max(e, k) for e in efs)
-        task = Task(f"Recall check of {coll}.{field}", lambda: recall_events(client, coll, field, k, efs, nq),
+        task = Task(f"Recall check of {coll}.{field}", lambda: recall_events(backend, coll, field, k, efs, nq),
                     parent=self)
         task.progress.connect(self._recall_progress)
         task.succeeded.connect(self._recall_done)
@@ -390,7 +470,7 @@ class Inspector(QWidget):
         self.recall_status.setText(str(ev.get("text", "")))
 
     def _recall_end(self, text: str) -> None:
-        self.run_button.setEnabled(True)
+        self.run_button.setEnabled(not self.ctx.why_not("recall_check"))
         self.cancel_button.setEnabled(False)
         if self.recall_bar.maximum() == 0:
             self.recall_bar.setRange(0, 1)

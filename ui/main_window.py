@@ -125,8 +125,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore_layout()
-        if ctx.db_path:  # a context opened before the window (tests, scripts)
-            self._db_opened(ctx.db_path)
+        if ctx.backend is not None:  # a context opened before the window (tests, scripts)
+            self._db_opened(ctx.db_path or ctx.label)
             self.browser.rebuild()
             self._info_changed()
 
@@ -272,10 +272,17 @@ class MainWindow(QMainWindow):
 
     # --- database and collections ----------------------------------------------------
     def _db_opened(self, path: str) -> None:
-        self.db_status.setText(f"Database: {path}")
-        self.db_status.setToolTip(path)
-        self.setWindowTitle(f"Vector Workbench — {Path(path).name}")
-        self.welcome.set_database(path)
+        label = self.ctx.label or path
+        self.db_status.setText(label[:1].upper() + label[1:])
+        caps = self.ctx.capabilities
+        tip = [label]
+        if caps is not None:
+            missing = [f"· {caps.why_not(f)}" for f in sorted(caps.missing) if caps.why_not(f)]
+            if missing:
+                tip += ["", f"Not available on {caps.describe()}:", *missing]
+        self.db_status.setToolTip("\n".join(tip))
+        self.setWindowTitle(f"Vector Workbench — {self.ctx.short_label or Path(path).name}")
+        self.welcome.set_database(path if self.ctx.db_path else label)
 
     def _info_changed(self) -> None:
         info = self.ctx.info
@@ -288,7 +295,7 @@ class MainWindow(QMainWindow):
     def _collection_changed(self, name: str) -> None:
         c = self.ctx.collection(name)
         self.coll_status.setText(f"Collection: {name}" if name else "No collection")
-        self.rows_status.setText(f"{c.rows:,} rows" if c else "")
+        self.rows_status.setText(c.rows_text if c else "")
 
     def _collection_activated(self, name: str) -> None:
         if self.stack.currentWidget() is self.welcome:
@@ -297,16 +304,20 @@ class MainWindow(QMainWindow):
     def _update_memory(self) -> None:
         if self._mem_task is not None:
             return
-        client, coll = self.ctx.client, self.ctx.current
+        backend, coll = self.ctx.backend, self.ctx.current
+        measure = backend is not None and bool(coll) and self.ctx.supports("memory_usage")
+        reason = self.ctx.why_not("memory_usage") if backend is not None else None
+        self.mem_status.setToolTip("Memory of this app" + (f". Collection memory is not shown: {reason}"
+                                                          if reason else ""))
 
         def work() -> tuple[int, int | None]:
             import psutil
 
             rss = int(psutil.Process(os.getpid()).memory_info().rss)
             used = None
-            if client is not None and coll:
+            if measure:
                 try:
-                    used = int(client.memory_usage(coll).get("total", 0))
+                    used = int(backend.memory_usage(coll).get("total", 0))
                 except Exception:
                     used = None
             return rss, used
@@ -325,7 +336,8 @@ class MainWindow(QMainWindow):
         task.start()
 
     def open_database_dialog(self) -> None:
-        path = dialogs.open_folder(self, "Open or create a database folder", str(Path(self.ctx.db_path).parent))
+        start = str(Path(self.ctx.db_path).parent) if self.ctx.db_path else ""
+        path = dialogs.open_folder(self, "Open or create a database folder", start)
         if path:
             self.ctx.open_database(path)
 
@@ -363,7 +375,7 @@ class MainWindow(QMainWindow):
 
     def files_dropped(self, paths: list[str], collection: str = "") -> IngestDialog | None:
         """Ask where the files go (a non-blocking dialog), then start the import."""
-        if self.ctx.client is None:
+        if self.ctx.backend is None:
             self.show_error("No database", "Open a database first.")
             return None
         if self.ingest_dialog is not None:
@@ -427,14 +439,14 @@ class MainWindow(QMainWindow):
     def create_demo(self) -> JobTask | None:
         from ui.demo import DEMO_COLLECTION, demo_job
 
-        if self.ctx.client is None:
+        if self.ctx.backend is None:
             return None
         if DEMO_COLLECTION in self.ctx.info.collections:
             self.ctx.set_current(DEMO_COLLECTION)
             self.show_tab(TAB_SEARCH)
             return None
         data_dir = self.ctx.data_dir
-        job = demo_job(self.ctx.db_path, self.ctx.provider, folder=(data_dir / "demo-images") if data_dir else None)
+        job = demo_job(self.ctx.backend, self.ctx.provider, folder=(data_dir / "demo-images") if data_dir else None)
         task = JobTask(job, parent=self)
         self._watch_writes(task, DEMO_COLLECTION, select=True)
         task.succeeded.connect(lambda _r: self.show_tab(TAB_SEARCH))

@@ -6,6 +6,11 @@ primary key, auto_id, the dynamic field and extra partitions are options.
 The engine's own `validate()` runs as you edit, field by field, and each error
 is shown at its field. A code preview shows the same schema as pymilvus code.
 Templates: Images, PDF documents, Product with multiple images, Blank.
+
+The collection is created through the open backend (`Backend.create_collection`
+with the neutral schema and AUTOINDEX specs). Field kinds the backend cannot hold
+(Array of Structs, FLOAT16/BFLOAT16/BINARY vectors on Milvus Lite, ...) are
+disabled in the type list with the reason, and so are the templates that need them.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.capabilities import gate_combo
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.schema_drafts import (
     SCALARS,
+    STRUCT,
     SUB_TYPES,
     TEMPLATES,
     TOP_TYPES,
@@ -53,6 +60,17 @@ from ui.workers import Task
 __all__ = ["TEMPLATES", "FieldDraft", "SchemaDesigner", "build_schema", "pymilvus_code", "schema_errors",
            "template_fields", "vector_paths"]
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
+# The backend feature (workbench.backends.FEATURES) each field kind needs.
+TYPE_FEATURES = {STRUCT: "struct_arrays", "FLOAT16_VECTOR": "float16_vectors",
+                 "BFLOAT16_VECTOR": "bfloat16_vectors", "BINARY_VECTOR": "binary_vectors"}
+TEMPLATE_FEATURES = {"PDF documents": "struct_arrays", "Product with multiple images": "struct_arrays"}
+
+
+def neutral_schema(fields: list[FieldDraft], dynamic: bool, description: str) -> dict[str, Any]:
+    """The drafts as the neutral schema dict that `Backend.create_collection` takes."""
+    from workbench.backends import normalize_schema
+
+    return normalize_schema(build_schema(fields, dynamic, description).to_dict())
 
 
 class SchemaDesigner(QWidget):
@@ -120,7 +138,7 @@ class SchemaDesigner(QWidget):
         self.f_default = QLineEdit(self)
         self.f_default.setPlaceholderText("(none)")
         self.f_primary = QCheckBox("primary key", self)
-        self.f_auto = QCheckBox("auto_id (the engine numbers rows)", self)
+        self.f_auto = QCheckBox("auto_id (the database numbers rows)", self)
         self.f_desc = QLineEdit(self)
         self.f_error = QLabel("", self)
         self.f_error.setObjectName("error")
@@ -159,6 +177,10 @@ class SchemaDesigner(QWidget):
         self.summary = QLabel("", self)
         self.summary.setObjectName("error")
         self.summary.setWordWrap(True)
+        self.capability_note = QLabel("", self)  # what the open backend cannot hold, and why
+        self.capability_note.setObjectName("hint")
+        self.capability_note.setWordWrap(True)
+        self.capability_note.hide()
         self.create_button = QPushButton("Create collection", self)
         self.create_button.setObjectName("primary")
         self.create_button.clicked.connect(self.create)
@@ -215,6 +237,7 @@ class SchemaDesigner(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addLayout(top)
+        lay.addWidget(self.capability_note)
         lay.addWidget(vsplit, 1)
         lay.addLayout(bottom)
 
@@ -225,7 +248,45 @@ class SchemaDesigner(QWidget):
         self.dim_spin.valueChanged.connect(self._dim_changed)
         if ctx.model_choice().kind == "demo":
             self.dim_spin.setValue(64)
+        ctx.databaseOpened.connect(lambda _where: self.apply_capabilities())
+        self.apply_capabilities(load=False)
         self.load_template("Images")
+
+    # --- what the backend can hold ---------------------------------------------------
+    def why_not_type(self, dtype: str) -> str | None:
+        """Why the open backend cannot hold a field of kind `dtype` (None when it can)."""
+        feature = TYPE_FEATURES.get(dtype)
+        if feature is None or self.ctx.backend is None:
+            return None
+        return self.ctx.why_not(feature)
+
+    def apply_capabilities(self, load: bool = True) -> None:
+        """Disable the field kinds and templates the open backend cannot hold, saying why."""
+        reasons = {t: self.ctx.why_not(f) if self.ctx.backend is not None else None
+                   for t, f in TEMPLATE_FEATURES.items()}
+        gate_combo(self.template_combo, reasons)
+        missing = {}
+        for dtype in TYPE_FEATURES:
+            reason = self.why_not_type(dtype)
+            if reason:
+                missing[dtype] = reason
+        if missing:
+            kinds = ["Array of Structs" if t == STRUCT else t for t in missing]
+            listed = ", ".join(kinds[:-1]) + (" or " if len(kinds) > 1 else "") + kinds[-1]
+            templates = [t for t, r in reasons.items() if r]
+            self.capability_note.setText(
+                f"{self.ctx.capabilities.describe()} cannot hold {listed} fields: they are disabled in the type "
+                "list (hover for the reason)" + (f", and so are the templates {' and '.join(templates)}"
+                                                 if templates else "") + ".")
+            self.capability_note.setToolTip("\n".join(f"{k}: {r}" for k, r in zip(kinds, missing.values())))
+        self.capability_note.setVisible(bool(missing))
+        if not load:
+            return
+        if reasons.get(self.template_combo.currentText()):
+            self.load_template("Images")
+        else:
+            self._select()
+            self.revalidate()
 
     # --- templates and structure -----------------------------------------------------
     def load_template(self, name: str) -> None:
@@ -366,6 +427,7 @@ class SchemaDesigner(QWidget):
             self.editor.setTitle(f"Sub-field of {parent.name}" if parent else "Field")
             self.f_type.clear()
             self.f_type.addItems(SUB_TYPES if parent else TOP_TYPES)
+            gate_combo(self.f_type, {t: self.why_not_type(t) for t in TOP_TYPES})
             self.f_name.setText(d.name)
             self.f_type.setCurrentText(d.dtype)
             self.f_dim.setValue(d.dim)
@@ -449,6 +511,11 @@ class SchemaDesigner(QWidget):
     def revalidate(self) -> None:
         self.errors, self.general = schema_errors(self.name_edit.text().strip(), self.fields,
                                                   self.dynamic_check.isChecked())
+        for d in self.fields:  # what the open backend cannot hold
+            for dd, path in [(d, d.name)] + [(s, f"{d.name}[{s.name}]") for s in d.subs]:
+                reason = self.why_not_type(dd.dtype)
+                if reason:
+                    self.errors.setdefault(path, reason)
         from engine.errors import SchemaError
         from engine.schema import check_name
 
@@ -487,24 +554,20 @@ class SchemaDesigner(QWidget):
     # --- create ----------------------------------------------------------------------
     def create(self) -> Task | None:
         self.revalidate()
-        if not self.create_button.isEnabled() or self.ctx.client is None:
+        if not self.create_button.isEnabled() or self.ctx.backend is None:
             return None
         name = self.name_edit.text().strip()
         fields = [replace(d, subs=[replace(s) for s in d.subs]) for d in self.fields]
-        schema = build_schema(fields, self.dynamic_check.isChecked(), self.desc_edit.text())
+        schema = neutral_schema(fields, self.dynamic_check.isChecked(), self.desc_edit.text())
         parts = self.partitions()
-        with_indexes = self.index_check.isChecked()
-        client = self.ctx.client
+        indexes = [{"field_name": path, "index_type": "AUTOINDEX", "metric_type": metric}
+                   for path, metric in vector_paths(fields)] if self.index_check.isChecked() else []
+        backend = self.ctx.backend
 
         def work() -> str:
-            index_params = None
-            if with_indexes:
-                index_params = client.prepare_index_params()
-                for path, metric in vector_paths(fields):
-                    index_params.add_index(field_name=path, index_type="AUTOINDEX", metric_type=metric)
-            client.create_collection(name, schema=schema, index_params=index_params)
+            backend.create_collection(name, schema, indexes)
             for p in parts:
-                client.create_partition(name, p)
+                backend.create_partition(name, p)
             return name
 
         def done(n: str) -> None:

@@ -3,8 +3,13 @@
 An adapter over `workbench.collection_ops`: that module's `search()` covers text
 and image-file queries with default parameters; the panel also needs `ef`,
 partitions, pasted images and "find similar" from a stored row's vector, so this
-module builds the query and calls the engine itself, then describes each hit the
+module builds the query and calls the backend's `search` itself (hits are
+`{"id", "distance", "entity"}` on every backend), then describes each hit the
 same way (`SearchHit`: best page of a PDF, best crop of a multi-view image).
+
+`Backend.search` takes no partitions, so a search restricted to partitions asks
+for more hits and keeps those whose rows are in the chosen partitions (`get` with
+`partitions`); the result says when fewer than the limit were found that way.
 """
 
 from __future__ import annotations
@@ -18,8 +23,13 @@ from typing import Any
 import numpy as np
 
 from workbench.collection_ops import SearchHit, default_anns_field
-from workbench.settings import InputError, workbench_dir
-from workbench.templates import collection_kind, existing_fields, thumbnails_dir
+from workbench.settings import InputError
+from workbench.templates import collection_kind, existing_fields, thumbnails_dir, workspace_of
+
+VECTOR_TYPE_NAMES = frozenset({"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "BINARY_VECTOR",
+                               "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"})
+PARTITION_OVERSAMPLE = 4  # hits asked for per hit wanted, when partitions are kept after the search
+MAX_SEARCH_LIMIT = 16384
 
 
 @dataclass
@@ -88,10 +98,10 @@ def _decode(req: SearchRequest) -> Any:
         raise InputError(f"cannot use {p.name} as a query image: {e}") from None
 
 
-def _stored_query(client: Any, req: SearchRequest, target: str) -> list[np.ndarray]:
+def _stored_query(backend: Any, req: SearchRequest, target: str) -> list[np.ndarray]:
     struct, sub = split_path(target)
     out_field = target if struct is None else f"{struct}[{sub}]"
-    rows = client.get(req.collection, ids=[req.similar_to], output_fields=[out_field])
+    rows = backend.get(req.collection, [req.similar_to], output_fields=[out_field])
     if not rows:
         raise InputError(f"row {req.similar_to!r} is not in collection {req.collection!r} any more")
     if struct is None:
@@ -103,21 +113,21 @@ def _stored_query(client: Any, req: SearchRequest, target: str) -> list[np.ndarr
     return vecs
 
 
-def run_search(client: Any, db: str, provider: Any, req: SearchRequest) -> SearchResult:
-    """Embed the query (or read the stored vector), search, and describe each hit."""
-    from engine import EmbeddingList
-
-    desc = dict(client.describe_collection(req.collection))
+def run_search(backend: Any, provider: Any, req: SearchRequest) -> SearchResult:
+    """Embed the query (or read the stored vector), search through the backend, and describe each hit."""
+    desc = dict(backend.describe_collection(req.collection))
     fields = existing_fields(desc)
-    kind = collection_kind(db, req.collection, desc)
+    kind = collection_kind(backend, req.collection, desc)
     target = req.anns_field or default_anns_field(kind, fields, req.text is not None)
     struct, sub = split_path(target)
+    if struct is not None:
+        backend.capabilities.require("max_sim")
     notes: list[str] = []
     t0 = time.perf_counter()
     if req.similar_to is not None:
-        qvecs = _stored_query(client, req, target)
+        qvecs = _stored_query(backend, req, target)
     else:
-        embedder = provider.for_collection(db, req.collection)
+        embedder = provider.for_collection(backend, req.collection)
         if req.text is not None:
             if not req.text.strip():
                 raise InputError("type something to search for")
@@ -125,14 +135,11 @@ def run_search(client: Any, db: str, provider: Any, req: SearchRequest) -> Searc
         else:
             qvecs = [np.asarray(embedder.embed_images([_decode(req)])[0], dtype=np.float32)]
     embed_ms = (time.perf_counter() - t0) * 1000
-    if struct is not None:
-        q = EmbeddingList()
-        for v in qvecs:
-            q.add(v)
-        data: list[Any] = [q]
+    if struct is not None:  # one multi-vector query (the backend makes it an EmbeddingList)
+        data: list[Any] = [np.stack(qvecs).astype(np.float32)]
     else:
         data = [qvecs[0]]
-    outputs = [n for n, f in fields.items() if f.dtype != "FLOAT_VECTOR" and not f.is_struct_array]
+    outputs = [n for n, f in fields.items() if f.dtype not in VECTOR_TYPE_NAMES and not f.is_struct_array]
     if struct is not None:
         outputs.append(struct)
     elif "pages" in fields and fields["pages"].is_struct_array:
@@ -143,15 +150,36 @@ def run_search(client: Any, db: str, provider: Any, req: SearchRequest) -> Searc
         if ef != req.ef:
             notes.append(f"ef raised to {ef} (it must be at least the limit)")
         params["ef"] = ef
+    parts = [p for p in (req.partitions or []) if p]
+    limit = req.limit
+    if parts:
+        limit = min(max(req.limit * PARTITION_OVERSAMPLE, req.limit), MAX_SEARCH_LIMIT)
+        if "ef" in params and params["ef"] < limit:
+            params["ef"] = limit
     t1 = time.perf_counter()
-    res = client.search(req.collection, data=data, anns_field=target, limit=req.limit, filter=req.filter or "",
-                        output_fields=outputs, search_params={"params": params} if params else {},
-                        partition_names=req.partitions or None)
+    res = backend.search(req.collection, data, anns_field=target, limit=limit, filter=req.filter or "",
+                         output_fields=outputs, search_params={"params": params} if params else {})
+    found = list(res[0]) if res else []
+    if parts:
+        found = _in_partitions(backend, req.collection, found, parts)[: req.limit]
+        if len(found) < req.limit:
+            notes.append(f"{len(found)} of the nearest {limit} hits are in {', '.join(parts)}")
     search_ms = (time.perf_counter() - t1) * 1000
-    metric = _metric(client, req.collection, target, struct is not None)
+    metric = _metric(backend, req.collection, target, struct is not None)
     probe = qvecs[0] if len(qvecs) == 1 else _unit(np.mean(qvecs, axis=0))
-    hits = [describe_hit(h, probe, struct, sub, db, req.collection) for h in res[0]]
+    hits = [describe_hit(h, probe, struct, sub, backend, req.collection) for h in found]
     return SearchResult(req, hits, target, metric, search_ms, embed_ms, notes)
+
+
+def _in_partitions(backend: Any, collection: str, hits: list[dict[str, Any]], parts: list[str]) -> list[dict[str, Any]]:
+    """The hits whose rows are in one of `parts`, in their order (Backend.search takes no partitions)."""
+    if not hits:
+        return hits
+    from workbench.backends import primary_field
+
+    pk = primary_field(backend.schema(collection))["name"]
+    kept = {r.get(pk) for r in backend.get(collection, [h["id"] for h in hits], output_fields=[pk], partitions=parts)}
+    return [h for h in hits if h["id"] in kept]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -159,25 +187,27 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
 
 
-def _metric(client: Any, collection: str, path: str, maxsim: bool) -> str:
-    for name in client.list_indexes(collection, field_name=path):
-        m = client.describe_index(collection, name).get("metric_type")
-        if m:
-            return str(m)
+def _metric(backend: Any, collection: str, path: str, maxsim: bool) -> str:
+    for ix in backend.list_indexes(collection):
+        if ix.field_name == path and ix.metric_type:
+            return str(ix.metric_type)
     return "MAX_SIM_COSINE" if maxsim else "COSINE"
 
 
-def describe_hit(h: dict[str, Any], vec: np.ndarray, struct: str | None, sub: str | None, db: str,
+def describe_hit(h: dict[str, Any], vec: np.ndarray, struct: str | None, sub: str | None, db: Any,
                  collection: str) -> SearchHit:
-    """A `SearchHit` with its thumbnail, and for MAX_SIM hits the element that matched best."""
-    # engine hits are keyed by the primary field's name (as pymilvus's); `.id` / `.distance` read them
-    pk = h.id if hasattr(h, "id") else h.get("id")
-    score = h.distance if hasattr(h, "distance") else h.get("distance", 0.0)
-    entity = dict(h.fields if hasattr(h, "fields") else (h.get("entity") or {}))
+    """A `SearchHit` with its thumbnail, and for MAX_SIM hits the element that matched best.
+
+    `db` is the Backend (or a database directory): stored thumbnail paths are relative to its workspace.
+    """
+    # a backend hit: {"id", "distance", "entity"} whatever the primary key field is called
+    pk = h.get("id")
+    score = h.get("distance", 0.0)
+    entity = dict(h.get("entity") or {})
     elements = entity.pop(struct, None) if struct else None
     pages = entity.pop("pages", None) if not struct else None
     hit = SearchHit(id=pk, score=float(score), fields=entity)
-    base = workbench_dir(db)
+    base = workspace_of(db)
     if entity.get("thumbnail"):
         hit.thumbnail = str(base / entity["thumbnail"])
     elif isinstance(pages, list) and pages and pages[0].get("thumbnail"):

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 import ui.dialogs as dialogs
+from ui.capabilities import gate_combo
 from ui.collections_browser import local_paths
 from ui.context import AppContext
 from ui.embedder_provider import DEMO_MODEL_WARNING
@@ -282,6 +283,8 @@ class SearchPanel(QWidget):
             ix = info.index_for(path)
             label = path + (f"  ·  {ix.index_type} {ix.metric}" if ix else "  ·  exact")
             self.field_combo.addItem(label, path)
+        maxsim_reason = self.ctx.why_not("max_sim")  # multi-vector (MAX_SIM) search over struct sub-fields
+        gate_combo(self.field_combo, {p: maxsim_reason for p in info.vector_paths if "[" in p}, by_data=True)
         if keep and not changed and current_field is not None:
             i = self.field_combo.findData(current_field)
             if i >= 0:
@@ -297,7 +300,7 @@ class SearchPanel(QWidget):
         if changed:
             self.results_model.set_hits([])
             self.result = None
-            self.status.setText(f"{info.rows:,} rows in {name}. Type a query or drop an image.")
+            self.status.setText(f"{info.rows_text} in {name}. Type a query or drop an image.")
 
     def _parts_changed(self) -> None:
         chosen = self.partitions()
@@ -365,8 +368,8 @@ class SearchPanel(QWidget):
                                       similar_to=r.similar_to))
 
     def run(self, req: SearchRequest) -> Task | None:
-        client = self.ctx.client
-        if client is None or not req.collection:
+        backend = self.ctx.backend
+        if backend is None or not req.collection:
             self._error("Open a database and choose a collection first.")
             return None
         if self.task is not None and self.task.running:
@@ -377,8 +380,8 @@ class SearchPanel(QWidget):
         info = self.ctx.collection(req.collection)
         first = req.similar_to is None
         self.status.setText(f"Searching {req.label}…" + (" (loading the model the first time)" if first else ""))
-        db, provider = self.ctx.db_path, self.ctx.provider
-        task = Task(f"Search {req.collection}", lambda: run_search(client, db, provider, req), generator=False,
+        provider = self.ctx.provider
+        task = Task(f"Search {req.collection}", lambda: run_search(backend, provider, req), generator=False,
                     show_in_jobs=False, parent=self)
         task.succeeded.connect(lambda res, t=task: self._done(t, res))
         task.failed.connect(lambda e, t=task: self._failed(t, e))

@@ -116,22 +116,28 @@ def shared_cache() -> ThumbnailCache:
     return _shared
 
 
-def thumbnail_path(db: str | os.PathLike[str], collection: str, row: dict[str, Any]) -> str | None:
-    """Where a row's thumbnail is: its `thumbnail` field, its first page's, its sha256's, or the image itself."""
-    from workbench.settings import workbench_dir
-    from workbench.templates import thumbnails_dir
+def thumbnail_path(where: Any, collection: str, row: dict[str, Any]) -> str | None:
+    """Where a row's thumbnail is: its `thumbnail` field, its first page's, its sha256's, or the image itself.
 
-    if not db:
+    `where` is the Backend (or an embedded database directory): stored thumbnail paths are relative to
+    its workspace (`templates.workspace_of`), which for a Milvus server is a local folder of this machine.
+    """
+    from workbench.templates import thumbnails_dir, workspace_of
+
+    if not where:
         return None
-    base = workbench_dir(db)
+    base = workspace_of(where)
     if row.get("thumbnail"):
         return str(base / str(row["thumbnail"]))
     pages = row.get("pages")
     if isinstance(pages, list) and pages and isinstance(pages[0], dict) and pages[0].get("thumbnail"):
         return str(base / str(pages[0]["thumbnail"]))
     if row.get("sha256"):
-        p = thumbnails_dir(db, collection) / f"{row['sha256']}.jpg"
-        if p.is_file():
+        try:
+            p = thumbnails_dir(where, collection) / f"{row['sha256']}.jpg"
+        except Exception:  # a collection name the workspace cannot hold
+            p = None
+        if p is not None and p.is_file():
             return str(p)
     path = row.get("path")
     if isinstance(path, str) and Path(path).suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}:

@@ -5,7 +5,7 @@ pool and reports back through Qt signals, which are delivered on the main
 thread. Everything that touches the database, the disk or a model goes through
 a Task, so the UI thread never waits on I/O.
 
-    task = Task("Build index", lambda: client.create_index_iter(name, params))
+    task = Task("Build index", lambda: backend.create_index_iter(name, [spec]))
     task.progress.connect(show)          # each yielded event (throttled to ~20/s)
     task.succeeded.connect(done)         # the generator's return value / the function's result
     task.failed.connect(show_error)      # the exception

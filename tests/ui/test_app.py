@@ -98,7 +98,7 @@ def test_a_bad_database_is_reported_not_fatal(qtbot: Any, window: MainWindow, ct
         ctx.open_database(bogus)
     assert "is a file, not an engine database directory" in sig.args[0]
     assert "Cannot open the database" in window.statusBar().currentMessage()
-    assert ctx.client is not None  # the open database stays open
+    assert ctx.backend is not None  # the open database stays open
 
 
 def test_main_entry_point(qtbot: Any, tmp_path: Path, settings_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

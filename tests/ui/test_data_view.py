@@ -19,7 +19,7 @@ def big(qtbot: Any, ctx: Any) -> Any:
     """A hand-made collection: 1,000 rows with JSON, an array and an Array of Structs."""
     from engine import DataType, MilvusClient
 
-    client = ctx.client
+    client = ctx.backend.client  # the engine's own client, for a schema the designer has no template for
     schema = MilvusClient.create_schema(enable_dynamic_field=True)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("label", DataType.VARCHAR, max_length=32)
@@ -113,7 +113,7 @@ def test_edit_cell_upserts(qtbot: Any, view: DataView, big: Any) -> None:
     idx = m.index(5, _col(view, "label"))
     with qtbot.waitSignal(m.rowsEdited, timeout=10000):
         assert m.setData(idx, "renamed")
-    row = big.client.get("big", ids=[5])[0]
+    row = big.backend.get("big", [5])[0]
     assert row["label"] == "renamed" and row["chunks"][0]["text"] == "chunk 0"  # the rest of the row survived
     errors: list[str] = []
     m.editFailed.connect(errors.append)
@@ -133,7 +133,7 @@ def test_delete_selected_rows_after_confirmation(qtbot: Any, view: DataView, big
     assert asked and "2 row(s)" in asked[0]
     wait_task(qtbot, view.last_task)
     qtbot.waitUntil(lambda: view.model.rowCount() == 998, timeout=10000)
-    assert big.client.get("big", ids=[0, 1]) == []
+    assert big.backend.get("big", [0, 1]) == []
 
 
 def test_find_similar_from_a_row(qtbot: Any, view: DataView) -> None:

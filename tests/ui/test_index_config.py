@@ -68,14 +68,14 @@ def test_build_replaces_the_index_with_progress(qtbot: Any, config: IndexConfig,
     assert task.state == "done", task.error
     assert config.bar.value() == config.bar.maximum()
     assert "30 rows indexed, 0 pending" in config.progress_label.text()
-    d = pics.client.describe_index("pics", "embedding")
+    d = pics.backend.client.describe_index("pics", "embedding")
     assert (d["index_type"], d["metric_type"], d["nlist"]) == ("IVF_FLAT", "IP", "4")
     qtbot.waitUntil(lambda: "IVF_FLAT" in config.fields.item(0).text(), timeout=10000)
 
 
 def test_build_can_be_cancelled(qtbot: Any, ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dialogs, "confirm", lambda *a, **k: True)
-    client = ctx.client
+    client = ctx.backend.client  # the engine's own client: small segments need its internals
     client.create_collection("vecs", dimension=32, auto_id=True)
     client.drop_index("vecs", "vector")
     coll = client._db.get("vecs")  # small segments, so the build has several steps

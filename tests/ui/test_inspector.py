@@ -16,7 +16,7 @@ def segs(qtbot: Any, ctx: Any) -> Any:
     """Three sealed segments and some deletes, with an HNSW index."""
     from tests.conftest import embedding_like
 
-    client = ctx.client
+    client = ctx.backend.client  # the engine's own client: small segments need its internals
     client.create_collection("segs", dimension=24, auto_id=True)
     coll = client._db.get("segs")
     coll.seal_rows = 400
@@ -63,7 +63,7 @@ def test_segments_table_and_charts(qtbot: Any, inspector: Inspector) -> None:
 
 def test_refreshes_after_a_delete(qtbot: Any, inspector: Inspector, segs: Any) -> None:
     loads = inspector.loads
-    segs.client.delete("segs", filter="n >= 1000")
+    segs.backend.delete("segs", filter="n >= 1000")
     segs.dataChanged.emit("segs")
     qtbot.waitUntil(lambda: inspector.loads > loads, timeout=10000)
     assert sum(int(inspector.table.item(r, 4).text()) for r in range(3)) == 140

@@ -118,7 +118,7 @@ def test_double_click_opens_the_file(qtbot: Any, panel: SearchPanel, monkeypatch
 def test_empty_query_and_engine_errors_are_plain(qtbot: Any, panel: SearchPanel, pics: Any) -> None:
     panel.search_text()
     assert panel.error_label.text() == "Type something to search for."
-    pics.client.drop_collection("pics")  # gone behind the panel's back
+    pics.backend.drop_collection("pics")  # gone behind the panel's back
     panel.text_edit.setText("x")
     wait_task(qtbot, panel.search_text())
     assert panel.task.state == "failed"
