@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait(app, lambda: bt.state not in ("pending", "running"), 120, "index build")
     shot("10-index-config", settle=0.6)
 
-    make_vectors(ctx.client)
+    make_vectors(ctx.backend.client)  # the engine's own client: 20k rows written directly
     ctx.refresh()
     _wait(app, lambda: "vectors_20k" in ctx.info.collections, 30, "vectors collection")
     ctx.set_current("vectors_20k")
@@ -267,6 +267,35 @@ def main(argv: list[str] | None = None) -> int:
     _wait(app, lambda: insp.loads > loads, 60, "inspector")
     shot("18-dark-theme-inspector", settle=0.8)
     win.set_theme("light")
+
+    # Milvus: copy demo_shapes into a Milvus Lite file, connect to it, and see what is explained away
+    lite_file = tmp / "milvus_lite.db"
+    ctx.set_current("demo_shapes")
+    copy = win.copy_collection_dialog("demo_shapes")
+    copy.set_target("milvus-lite", str(lite_file))
+    copy.verify.setCurrentIndex(copy.verify.findData("full"))
+    ct = copy.start()
+    _wait(app, lambda: ct.state not in ("pending", "running"), 300, "copy to Milvus Lite")
+    shot("19-copy-to-milvus-lite", copy, settle=0.5)
+    copy.close()
+
+    from workbench.connections import Connection, ConnectionStore
+
+    ConnectionStore().save(Connection("local Milvus Lite", kind="milvus-lite", uri=str(lite_file)))
+    cd = win.connections_dialog()
+    cd.resize(980, 620)
+    cd.select("local Milvus Lite")
+    tt = cd.test()
+    _wait(app, lambda: tt is not None and tt.state not in ("pending", "running"), 120, "connection test")
+    shot("20-connections-dialog", cd, settle=0.5)
+    refreshes = ctx.refresh_count
+    cd.connect_selected()
+    _wait(app, lambda: ctx.refresh_count > refreshes and ctx.backend.capabilities.kind == "milvus-lite", 120,
+          "connect to Milvus Lite")
+    ctx.set_current("demo_shapes")
+    win.show_tab(TAB_INSPECTOR)
+    _wait(app, lambda: insp.loads > 0, 60, "inspector on Milvus Lite")
+    shot("21-milvus-lite-inspector", settle=0.8)
 
     for t in live_tasks():
         t.cancel()

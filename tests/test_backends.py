@@ -545,3 +545,20 @@ def test_nullable_fields_follow_the_server_version() -> None:
     assert nullable == {"taken_at", "camera"}
     assert not any(f.get("nullable") for f in without["fields"])
     assert nullable <= blank_varchar_fields(without) and not nullable & blank_varchar_fields(with_null)
+
+
+def test_search_in_partitions(backend: Backend) -> None:
+    name = fresh()
+    _fill(backend, name)
+    backend.create_partition(name, "near")
+    backend.insert(name, [{"pk": "n1", "v": [1.0, 100.0, 0.0], "w": [0.0, 0.0, 1.0]}], partition="near")
+    backend.flush(name)
+    backend.load(name)
+    everywhere = backend.search(name, [[1.0, 3.0, 0.0]], anns_field="v", limit=3)[0]
+    assert everywhere[0]["id"] == "k3"
+    only = backend.search(name, [[1.0, 3.0, 0.0]], anns_field="v", limit=3, partitions=["near"])[0]
+    assert [h["id"] for h in only] == ["n1"]
+    hybrid = backend.hybrid_search(name, [AnnRequest([[1.0, 3.0, 0.0]], "v", 3), AnnRequest([[1.0, 1.0, 0.5]], "w", 3)],
+                                   Ranker(), limit=3, partitions=["near"])[0]
+    assert [h["id"] for h in hybrid] == ["n1"]
+    backend.drop_collection(name)

@@ -120,6 +120,8 @@ class CollectionsBrowser(QWidget):
     indexConfigRequested = Signal(str, str)  # collection, field path
     inspectRequested = Signal(str)
     importRequested = Signal(str)  # collection
+    copyRequested = Signal(str)  # collection: copy it to another backend
+    exportRequested = Signal(str)  # collection: the export dialog (formats, layouts)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -323,6 +325,8 @@ class CollectionsBrowser(QWidget):
         add("Flush", lambda: self.flush(coll))
         add("Compact", lambda: self.compact(coll), why_not=self.ctx.why_not("compaction"))
         add("Export to Parquet…", lambda: self.export(coll))
+        add("Export (Parquet or JSONL, options)…", lambda: self.exportRequested.emit(coll))
+        add("Copy to another database or Milvus…", lambda: self.copyRequested.emit(coll))
         menu.addSeparator()
         add("New partition…", lambda: self.create_partition(coll))
         if kind == "partition":

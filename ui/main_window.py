@@ -193,6 +193,8 @@ class MainWindow(QMainWindow):
         ctx.errorRaised.connect(self.show_error)
         self.browser.filesDropped.connect(self.files_dropped)
         self.browser.importRequested.connect(self.import_files)
+        self.browser.copyRequested.connect(self.copy_collection_dialog)
+        self.browser.exportRequested.connect(self.export_dialog)
         self.browser.newCollectionRequested.connect(lambda: self.show_tab(TAB_SCHEMA))
         self.browser.indexConfigRequested.connect(self.configure_index)
         self.browser.inspectRequested.connect(lambda name: (ctx.set_current(name), self.show_tab(TAB_INSPECTOR)))
@@ -225,12 +227,15 @@ class MainWindow(QMainWindow):
                      "Open or create a database folder")
         self.recent_menu = f.addMenu("Recent databases")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(f, "Connect to Milvus…", self.connections_dialog, "Ctrl+Shift+O",
+                     "A Milvus server (standalone, distributed, Zilliz Cloud) or a Milvus Lite file; "
+                     "saved connections keep their secrets in the OS keyring")
         f.addSeparator()
         self._action(f, "Import files…", lambda: self.import_files(folder=False), "Ctrl+I")
         self._action(f, "Import folder…", lambda: self.import_files(folder=True), "Ctrl+Shift+I")
         self._action(f, "Create the demo collection", self.create_demo)
-        self._action(f, "Export collection to Parquet…", lambda: self.browser.export(self.ctx.current)
-                     if self.ctx.current else None)
+        self._action(f, "Export collection…", lambda: self.export_dialog(self.ctx.current))
+        self._action(f, "Import Parquet or JSONL…", self.import_table_dialog)
         f.addSeparator()
         self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -241,6 +246,7 @@ class MainWindow(QMainWindow):
         self._action(c, "Flush", lambda: self.browser.flush(self.ctx.current) if self.ctx.current else None)
         self._action(c, "Compact", lambda: self.browser.compact(self.ctx.current) if self.ctx.current else None)
         self._action(c, "Rename…", lambda: self.browser.rename(self.ctx.current) if self.ctx.current else None)
+        self._action(c, "Copy to another database or Milvus…", lambda: self.copy_collection_dialog(self.ctx.current))
         self._action(c, "Drop…", lambda: self.browser.drop(self.ctx.current) if self.ctx.current else None)
         c.addSeparator()
         self._action(c, "Refresh", self.ctx.refresh, QKeySequence.StandardKey.Refresh)
@@ -334,6 +340,52 @@ class MainWindow(QMainWindow):
         task.finished.connect(lambda: setattr(self, "_mem_task", None))
         self._mem_task = task
         task.start()
+
+    # --- connections and moving data --------------------------------------------------
+    def _connection_store(self) -> Any:
+        from workbench.connections import ConnectionStore
+
+        return ConnectionStore()
+
+    def connections_dialog(self) -> Any:
+        """Saved connections; Connect opens the chosen backend (on a worker) and the app switches to it."""
+        from ui.connections_dialog import ConnectionsDialog
+
+        dlg = ConnectionsDialog(self._connection_store(), self)
+        dlg.connected.connect(self.ctx.open_backend)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.last_dialog = dlg
+        return dlg
+
+    def copy_collection_dialog(self, collection: str) -> Any:
+        if not collection or self.ctx.backend is None:
+            return None
+        from ui.transfer_dialog import CopyCollectionDialog
+
+        dlg = CopyCollectionDialog(self.ctx.backend, collection, self._connection_store(), self)
+        return self._show_transfer(dlg)
+
+    def export_dialog(self, collection: str) -> Any:
+        if not collection or self.ctx.backend is None:
+            return None
+        from ui.transfer_dialog import ExportDialog
+
+        return self._show_transfer(ExportDialog(self.ctx.backend, collection, self))
+
+    def import_table_dialog(self) -> Any:
+        if self.ctx.backend is None:
+            return None
+        from ui.transfer_dialog import ImportDialog
+
+        return self._show_transfer(ImportDialog(self.ctx.backend, self))
+
+    def _show_transfer(self, dlg: Any) -> Any:
+        dlg.transferred.connect(lambda _report: self.ctx.refresh())
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.last_dialog = dlg
+        return dlg
 
     def open_database_dialog(self) -> None:
         start = str(Path(self.ctx.db_path).parent) if self.ctx.db_path else ""

@@ -6,10 +6,6 @@ partitions, pasted images and "find similar" from a stored row's vector, so this
 module builds the query and calls the backend's `search` itself (hits are
 `{"id", "distance", "entity"}` on every backend), then describes each hit the
 same way (`SearchHit`: best page of a PDF, best crop of a multi-view image).
-
-`Backend.search` takes no partitions, so a search restricted to partitions asks
-for more hits and keeps those whose rows are in the chosen partitions (`get` with
-`partitions`); the result says when fewer than the limit were found that way.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ from workbench.templates import collection_kind, existing_fields, thumbnails_dir
 
 VECTOR_TYPE_NAMES = frozenset({"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "BINARY_VECTOR",
                                "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"})
-PARTITION_OVERSAMPLE = 4  # hits asked for per hit wanted, when partitions are kept after the search
 MAX_SEARCH_LIMIT = 16384
 
 
@@ -151,35 +146,16 @@ def run_search(backend: Any, provider: Any, req: SearchRequest) -> SearchResult:
             notes.append(f"ef raised to {ef} (it must be at least the limit)")
         params["ef"] = ef
     parts = [p for p in (req.partitions or []) if p]
-    limit = req.limit
-    if parts:
-        limit = min(max(req.limit * PARTITION_OVERSAMPLE, req.limit), MAX_SEARCH_LIMIT)
-        if "ef" in params and params["ef"] < limit:
-            params["ef"] = limit
     t1 = time.perf_counter()
-    res = backend.search(req.collection, data, anns_field=target, limit=limit, filter=req.filter or "",
-                         output_fields=outputs, search_params={"params": params} if params else {})
+    res = backend.search(req.collection, data, anns_field=target, limit=req.limit, filter=req.filter or "",
+                         output_fields=outputs, search_params={"params": params} if params else {},
+                         partitions=parts or None)
     found = list(res[0]) if res else []
-    if parts:
-        found = _in_partitions(backend, req.collection, found, parts)[: req.limit]
-        if len(found) < req.limit:
-            notes.append(f"{len(found)} of the nearest {limit} hits are in {', '.join(parts)}")
     search_ms = (time.perf_counter() - t1) * 1000
     metric = _metric(backend, req.collection, target, struct is not None)
     probe = qvecs[0] if len(qvecs) == 1 else _unit(np.mean(qvecs, axis=0))
     hits = [describe_hit(h, probe, struct, sub, backend, req.collection) for h in found]
     return SearchResult(req, hits, target, metric, search_ms, embed_ms, notes)
-
-
-def _in_partitions(backend: Any, collection: str, hits: list[dict[str, Any]], parts: list[str]) -> list[dict[str, Any]]:
-    """The hits whose rows are in one of `parts`, in their order (Backend.search takes no partitions)."""
-    if not hits:
-        return hits
-    from workbench.backends import primary_field
-
-    pk = primary_field(backend.schema(collection))["name"]
-    kept = {r.get(pk) for r in backend.get(collection, [h["id"] for h in hits], output_fields=[pk], partitions=parts)}
-    return [h for h in hits if h["id"] in kept]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -72,9 +72,11 @@ class Backend(Protocol):
                   limit: int | None = None) -> Iterator[list[Row]]: ...
     def search(self, name: str, data: Sequence[Any], anns_field: str | None = None, limit: int = 10,
                filter: str = "", output_fields: Sequence[str] | None = None,
-               search_params: dict[str, Any] | None = None) -> list[list[Hit]]: ...
+               search_params: dict[str, Any] | None = None,
+               partitions: Sequence[str] | None = None) -> list[list[Hit]]: ...
     def hybrid_search(self, name: str, requests: Sequence[AnnRequest], ranker: Ranker, limit: int = 10,
-                      output_fields: Sequence[str] | None = None) -> list[list[Hit]]: ...
+                      output_fields: Sequence[str] | None = None,
+                      partitions: Sequence[str] | None = None) -> list[list[Hit]]: ...
     def flush(self, name: str) -> None: ...
     def load(self, name: str) -> None: ...
     def list_indexes(self, name: str) -> list[IndexInfo]: ...
@@ -369,24 +371,29 @@ class ClientBackend:
 
     def search(self, name: str, data: Sequence[Any], anns_field: str | None = None, limit: int = 10,
                filter: str = "", output_fields: Sequence[str] | None = None,
-               search_params: dict[str, Any] | None = None) -> list[list[Hit]]:
-        """Top-`limit` hits per query, `{"id", "distance", "entity"}`; `entity` holds only `output_fields`."""
+               search_params: dict[str, Any] | None = None,
+               partitions: Sequence[str] | None = None) -> list[list[Hit]]:
+        """Top-`limit` hits per query (in `partitions` only, when given), `{"id", "distance", "entity"}`;
+        `entity` holds only `output_fields`."""
         queries = self._queries(data, anns_field)
         pk_name = self._pk_name(name)
         with self._errors("search"):
             res = self.client.search(name, data=queries, anns_field=anns_field, limit=limit, filter=filter or "",
                                      output_fields=list(output_fields) if output_fields else None,
-                                     search_params=dict(search_params or {}))
+                                     search_params=dict(search_params or {}),
+                                     partition_names=list(partitions) if partitions else None)
         return self._hits(res, output_fields, pk_name)
 
     def hybrid_search(self, name: str, requests: Sequence[AnnRequest], ranker: Ranker, limit: int = 10,
-                      output_fields: Sequence[str] | None = None) -> list[list[Hit]]:
+                      output_fields: Sequence[str] | None = None,
+                      partitions: Sequence[str] | None = None) -> list[list[Hit]]:
         self.capabilities.require("multi_vector")
         reqs = [self._ann_request(replace(r, data=self._queries(r.data, r.anns_field))) for r in requests]
         pk_name = self._pk_name(name)
         with self._errors("hybrid_search"):
             res = self.client.hybrid_search(name, reqs, self._ranker(ranker), limit=limit,
-                                            output_fields=list(output_fields) if output_fields else None)
+                                            output_fields=list(output_fields) if output_fields else None,
+                                            partition_names=list(partitions) if partitions else None)
         return self._hits(res, output_fields, pk_name)
 
     # indexes and segments -----------------------------------------------------------
