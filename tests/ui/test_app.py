@@ -44,6 +44,8 @@ def test_first_run_demo_then_search(qtbot: Any, real_ctx: Any, tmp_path: Path) -
     assert (tmp_path / "data" / "models" / "workbench-tiny-demo.pt").is_file()
     qtbot.waitUntil(lambda: real_ctx.current == "demo_shapes", timeout=10000)
     qtbot.waitUntil(lambda: win.tabs.currentIndex() == TAB_SEARCH, timeout=10000)
+    # the refresh that follows the job may still be reading (a refresh taken mid-import showed fewer rows)
+    qtbot.waitUntil(lambda: getattr(real_ctx.collection("demo_shapes"), "rows", 0) == 60, timeout=30000)
     info = real_ctx.collection("demo_shapes")
     assert info.rows == 60 and info.is_demo
     panel = win.search_panel
