@@ -211,9 +211,9 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
         duplicate = "keeps both"
     if structs:
         supported |= {"struct_arrays", "max_sim"}
-    missing["segment_export"] = ("Milvus does not say which rows are in which segment; "
-                                 "export with rows_per_file instead")
     server = "Milvus Lite" if lite else "Milvus"
+    missing["segment_export"] = (f"{server} does not say which rows are in which segment; "
+                                 "export split by a number of rows instead")
     missing["index_internals"] = f"{server} does not expose its index graphs to clients"
     missing["recall_check"] = (f"the recall check compares an index with exact search inside the embedded engine; "
                                f"{server} has no client call for it")
