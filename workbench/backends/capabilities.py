@@ -213,7 +213,7 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
         supported |= {"struct_arrays", "max_sim"}
     server = "Milvus Lite" if lite else "Milvus"
     missing["segment_export"] = (f"{server} does not say which rows are in which segment; "
-                                 "export split by a number of rows instead")
+                                 "export split every N rows instead (layout=\"split\", rows_per_file)")
     missing["index_internals"] = f"{server} does not expose its index graphs to clients"
     missing["recall_check"] = (f"the recall check compares an index with exact search inside the embedded engine; "
                                f"{server} has no client call for it")
