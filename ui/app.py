@@ -25,11 +25,33 @@ from ui.workers import ensure_thread_pool, live_tasks
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="vector-workbench", description="Vector Workbench desktop app")
-    p.add_argument("--db", help="database folder to open (default: $WORKBENCH_DB or the user data folder)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--db", help="database to open: a folder (the embedded engine), lite:FILE (Milvus Lite) or "
+                                    "http(s)://host:port (a Milvus server); default: $WORKBENCH_DB or the user "
+                                    "data folder")
+    where.add_argument("--connection", metavar="NAME",
+                       help="a saved connection (File › Connect to Milvus…); its secret comes from the keyring")
     p.add_argument("--theme", choices=["light", "dark"], help="colour theme (remembered)")
     p.add_argument("--demo", action="store_true", help="create the demo collection right away if it is missing")
     p.add_argument("paths", nargs="*", help="files or folders to import after opening")
     return p.parse_args(argv)
+
+
+def open_start_database(ctx: AppContext, db: str | None, connection: str | None, default: Path) -> None:
+    """Open what the command line names: a saved connection, a Milvus Lite file or server, or a database
+    folder (the default). Connecting to a server happens on a worker; a failure is shown in the window."""
+    from workbench.backends import open_backend, spec_from_string
+
+    if connection:
+        from workbench.connections import ConnectionStore
+
+        ctx.open(lambda: ConnectionStore().open(connection))
+        return
+    spec = spec_from_string(db) if db else None
+    if spec is not None and spec.kind != "embedded":
+        ctx.open(lambda: open_backend(spec))
+        return
+    ctx.open_database(Path(spec.uri).expanduser() if spec is not None else default)
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -56,11 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from workbench.settings import default_db_path
 
-    db = Path(args.db).expanduser() if args.db else default_db_path()
     ctx = AppContext(settings)
     window = MainWindow(ctx)
     install_excepthook(lambda msg, _details: window.show_error("Unexpected error", msg))
-    ctx.open_database(db)
+    open_start_database(ctx, args.db, args.connection, default_db_path())
     if args.demo:
         def demo_when_ready() -> None:
             ctx.infoChanged.disconnect(demo_when_ready)

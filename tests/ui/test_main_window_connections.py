@@ -65,3 +65,25 @@ def test_connect_to_milvus_lite_then_copy_back(qtbot: Any, pics: Any, window: An
     assert ctx.backend.capabilities.kind == "milvus-lite"
     assert "Milvus Lite" in window.windowTitle() and "Milvus Lite" in window.db_status.text()
     assert ctx.collection("pics") is not None and ctx.collection("pics").rows == 30
+
+
+def test_command_line_opens_milvus_lite_or_a_saved_connection(qtbot: Any, ctx: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vector-workbench --db lite:FILE` and `--connection NAME` open those backends (on a worker)."""
+    from ui.app import open_start_database
+
+    lite_file = tmp_path / "cli-lite.db"
+    open_lite(lite_file).close()  # type: ignore[attr-defined]
+    with qtbot.waitSignal(ctx.infoChanged, timeout=120000):
+        open_start_database(ctx, f"lite:{lite_file}", None, tmp_path / "default.db")
+    assert ctx.backend.capabilities.kind == "milvus-lite" and str(lite_file) in ctx.label
+
+    monkeypatch.setenv("WORKBENCH_CONNECTIONS", str(tmp_path / "connections.json"))
+    ConnectionStore().save(Connection("folder", kind="embedded", uri=str(tmp_path / "saved.db")))
+    with qtbot.waitSignal(ctx.infoChanged, timeout=120000):
+        open_start_database(ctx, None, "folder", tmp_path / "default.db")
+    assert ctx.backend.capabilities.kind == "embedded" and (tmp_path / "saved.db").is_dir()
+
+    with qtbot.waitSignal(ctx.infoChanged, timeout=60000):
+        open_start_database(ctx, None, None, tmp_path / "default.db")
+    assert Path(ctx.db_path) == tmp_path / "default.db"
