@@ -394,3 +394,24 @@ def test_progress_event_fraction() -> None:
     assert TransferProgress("copying", 5, 10, 2.0).rate == 2.5
     with pytest.raises(TransferError, match="without a report"):
         run(iter([TransferProgress("copying", 1, 2, 0.1)]))
+
+
+def test_map_schema_for_a_server_without_nullable_fields() -> None:
+    from workbench.backends import milvus_capabilities
+    from workbench.transfer import map_schema
+
+    src = {"fields": [{"name": "id", "type": INT64, "is_primary": True},
+                      {"name": "v", "type": FLOAT_VECTOR, "params": {"dim": 2}},
+                      {"name": "s", "type": VARCHAR, "params": {"max_length": 8}, "nullable": True},
+                      {"name": "n", "type": INT32, "default_value": 3}]}
+    plan = map_schema(src, [], milvus_capabilities("v2.4.9", lite=False))
+    assert plan.blanked == ["s"] and not plan.dropped
+    fields = {f["name"]: f for f in plan.target["fields"]}
+    assert "nullable" not in fields["s"] and "default_value" not in fields["n"]
+    assert plan.adapt([{"id": 1, "v": [0.0, 1.0], "s": None, "n": 3}]) == [{"id": 1, "v": [0.0, 1.0], "s": "",
+                                                                           "n": 3}]
+    same = map_schema(src, [], milvus_capabilities("v2.5.0", lite=False))
+    assert same.blanked == [] and {f["name"]: f for f in same.target["fields"]}["s"]["nullable"]
+    with pytest.raises(CapabilityError, match="k"):
+        map_schema(dict(src, fields=[*src["fields"], {"name": "k", "type": INT32, "nullable": True}]), [],
+                   milvus_capabilities("v2.4.9", lite=False))

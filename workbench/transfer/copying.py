@@ -15,7 +15,6 @@ from workbench.backends import (
     Backend,
     BackendError,
     CapabilityError,
-    Row,
     normalize_schema,
     primary_field,
     schema_features,
@@ -56,10 +55,15 @@ def map_schema(src: dict[str, Any], indexes: list[dict[str, Any]], caps: Any, sk
     dropped: list[str] = []
     notes: list[str] = []
     problems = []
+    blanked: list[str] = []
     for feat, names in schema_features(src).items():
         reason = caps.why_not(feat)
         if reason is None:
             continue
+        if feat == "nullable_fields":  # Milvus before 2.5: make the fields plain where nothing is lost but null
+            names = _plain_fields(src, blanked, notes, reason)
+            if not names:
+                continue
         dropped.extend(names)
         problems.append(f"{', '.join(names)}: {reason}")
     if problems and not skip_unsupported:
@@ -72,6 +76,9 @@ def map_schema(src: dict[str, Any], indexes: list[dict[str, Any]], caps: Any, sk
         if f["name"] in dropped:
             continue
         f = json.loads(json.dumps(f, default=str))
+        if f["name"] in blanked or (f.get("default_value") is not None and not caps.supports("nullable_fields")):
+            f.pop("nullable", None)
+            f.pop("default_value", None)
         if f["type"] == ARRAY and f.get("element_type") == VARCHAR and not f["params"].get("max_length"):
             f["params"]["max_length"] = 65535
             notes.append(f"ARRAY field {f['name']!r}: the source does not report its elements' max_length "
@@ -100,16 +107,27 @@ def map_schema(src: dict[str, Any], indexes: list[dict[str, Any]], caps: Any, sk
                              "left out")
                 continue
         out_idx.append(i)
-    return SchemaPlan(source=src, target=target, indexes=out_idx, dropped=dropped, notes=notes)
+    return SchemaPlan(source=src, target=target, indexes=out_idx, dropped=dropped, notes=notes, blanked=blanked)
+
+
+def _plain_fields(src: dict[str, Any], blanked: list[str], notes: list[str], reason: str) -> list[str]:
+    """For a target without nullable fields: nullable VARCHAR fields become plain ones that store "" for null
+    (added to `blanked`), default values are left out (rows carry their values); returns the nullable
+    fields of other types, which cannot be mapped."""
+    unmappable = []
+    for f in src["fields"]:
+        if f.get("nullable") and f["type"] == VARCHAR and not f.get("is_primary"):
+            blanked.append(f["name"])
+            notes.append(f"field {f['name']!r} is nullable and {reason}: a null is stored as \"\" there")
+        elif f.get("nullable"):
+            unmappable.append(f["name"])
+        elif f.get("default_value") is not None:
+            notes.append(f"field {f['name']!r}: its default value is left out ({reason}); every copied row "
+                         "has its value")
+    return unmappable
 
 
 # --- copy --------------------------------------------------------------------------------------------
-def _strip(rows: list[Row], dropped: Sequence[str]) -> list[Row]:
-    if not dropped:
-        return rows
-    return [{k: v for k, v in r.items() if k not in dropped} for r in rows]
-
-
 def copy_collection(
     source: Backend,
     target: Backend,
@@ -172,7 +190,7 @@ def copy_collection(
                                           partitions=[part] if len(partitions) > 1 else None):
                 if cancel is not None and cancel.cancelled:
                     raise _Cancelled
-                rows = _strip(batch, plan.dropped)
+                rows = plan.adapt(batch)
                 write(dest, rows, partition=part if part != "_default" else None)
                 for r in rows:
                     sample.add(r[pk])
@@ -215,7 +233,7 @@ def verify_copy(source: Backend, name: str, target: Backend, dest: str, plan: Sc
     keys = list(keys)
     for i in range(0, len(keys), batch_size):
         chunk = keys[i:i + batch_size]
-        a = {r[pk]: row_digest(_strip([r], plan.dropped)[0], plan.target) for r in source.get(name, chunk)}
+        a = {r[pk]: row_digest(r, plan.target) for r in plan.adapt(source.get(name, chunk))}
         b = {r[pk]: row_digest(r, plan.target) for r in target.get(dest, chunk)}
         for k in chunk:
             v.checked += 1

@@ -24,7 +24,7 @@ from workbench.backends import (
     normalize_schema,
 )
 from workbench.transfer.arrow_layout import _SCALAR_ARROW, table_to_rows
-from workbench.transfer.copying import _strip, map_schema
+from workbench.transfer.copying import map_schema
 from workbench.transfer.exporting import _from_jsonable, _sidecar
 from workbench.transfer.progress import (
     DYNAMIC,
@@ -222,7 +222,7 @@ def import_collection(
                 report.rows, report.cancelled, report.elapsed_s = done, True, clock()
                 yield TransferProgress("cancelled", done, total, clock(), "cancelled", report)
                 return
-            _write_by_partition(backend, name, _strip(batch, plan.dropped), write)
+            _write_by_partition(backend, name, plan.adapt(batch), write)
             done += len(batch)
             report.batches += 1
             yield TransferProgress("reading", done, total, clock(), f"{path.name}: {done} rows")

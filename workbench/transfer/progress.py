@@ -50,6 +50,20 @@ class SchemaPlan:
     indexes: list[dict[str, Any]]
     dropped: list[str] = field(default_factory=list)  # fields (or dynamic keys) not copied
     notes: list[str] = field(default_factory=list)
+    blanked: list[str] = field(default_factory=list)  # nullable VARCHAR fields made plain: null is written as ""
+
+    def adapt(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Source rows as the target holds them: dropped fields left out, nulls of `blanked` fields as ""."""
+        if not self.dropped and not self.blanked:
+            return rows
+        out = []
+        for r in rows:
+            r = {k: v for k, v in r.items() if k not in self.dropped}
+            for k in self.blanked:
+                if r.get(k) is None:
+                    r[k] = ""
+            out.append(r)
+        return out
 
 
 @dataclass
