@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 import warnings
 from typing import Any
 
@@ -24,6 +23,8 @@ import click
 
 from workbench.cli_common import (
     EXIT_INTERRUPTED,
+    ProgressLine,
+    bar_text,
     collection_name,
     collection_option,
     ctrl_c_cancels,
@@ -102,49 +103,30 @@ def cli(ctx: click.Context) -> None:
 
 
 # --- ingest ------------------------------------------------------------------------
-class _Bar:
-    """A one-line progress display on stderr (a line every few seconds when not a terminal)."""
+class _Bar(ProgressLine):
+    """The progress line of an ingestion."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.width = 0
-        self.phase = ""
+        super().__init__(enabled)
         self.shown: tuple[int, int] | None = None
 
     def __call__(self, ev: Progress) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
         final = ev.phase in ("done", "cancelled")
-        if not final and now - self.last < (0.1 if self.tty else 5.0) and ev.phase == self.phase:
+        if not self.enabled:
             return
         if final and not self.tty and self.shown == (ev.files_done, ev.errors):
             return  # the last line already says it
-        self.last, self.phase, self.shown = now, ev.phase, (ev.files_done, ev.errors)
+        if not self.due(ev.phase, final):
+            return
+        self.shown = (ev.files_done, ev.errors)
         if ev.phase in ("scanning", "loading model", "checking"):
             line = f"{ev.phase} ..."
         else:
-            frac = ev.fraction
-            filled = int(frac * 24)
-            eta = "" if ev.eta_s is None else f" ETA {int(ev.eta_s) // 60}:{int(ev.eta_s) % 60:02d}"
+            bar, eta = bar_text(ev.fraction, ev.eta_s)
             cur = f"  {ev.current.rsplit('/', 1)[-1][:40]}" if ev.current and not final else ""
-            line = (f"[{'#' * filled}{'.' * (24 - filled)}] {ev.files_done}/{ev.files_total} files "
+            line = (f"{bar} {ev.files_done}/{ev.files_total} files "
                     f"{ev.bytes_done / 1e6:.1f} MB  {ev.rate:.1f} files/s{eta}  skipped {ev.errors}{cur}")
-        if self.tty:
-            pad = max(0, self.width - len(line))
-            click.echo("\r" + line + " " * pad, err=True, nl=final)
-            self.width = 0 if final else len(line)
-        else:
-            click.echo(line, err=True)
-
-    def message(self, msg: str) -> None:
-        """A status line that does not collide with the progress line."""
-        if self.tty and self.width:
-            click.echo("", err=True)
-            self.width = 0
-        status(msg)
+        self.show(line, final)
 
 
 @cli.command()

@@ -140,9 +140,9 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
-class TransferBar:
-    """A one-line progress display of a copy, export or import on stderr (a line every few seconds
-    when stderr is not a terminal)."""
+class ProgressLine:
+    """A one-line progress display on stderr: redrawn in place on a terminal (at most every 0.1 s),
+    a line every few seconds otherwise. Subclasses turn an event into the line (`line_for`)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -151,25 +151,15 @@ class TransferBar:
         self.width = 0
         self.phase = ""
 
-    def __call__(self, ev: TransferProgress) -> None:
-        if not self.enabled:
-            return
+    def due(self, phase: str, final: bool) -> bool:
+        """Whether an event of `phase` is shown now (throttled within a phase; final events always)."""
         now = time.monotonic()
-        final = ev.phase in ("done", "cancelled")
-        if not final and ev.phase == self.phase and now - self.last < (0.1 if self.tty else 5.0):
-            return
-        self.last, self.phase = now, ev.phase
-        if ev.phase in ("copying", "writing", "reading") or final:
-            total = "?" if ev.rows_total is None else str(ev.rows_total)
-            filled = int(ev.fraction * 24)
-            eta = ""
-            if ev.rows_total and ev.rate > 0 and not final:
-                left = max(0.0, (ev.rows_total - ev.rows_done) / ev.rate)
-                eta = f" ETA {int(left) // 60}:{int(left) % 60:02d}"
-            line = (f"[{'#' * filled}{'.' * (24 - filled)}] {ev.rows_done}/{total} rows  "
-                    f"{ev.rate:.0f} rows/s{eta}  {ev.phase}")
-        else:
-            line = f"{ev.phase}: {ev.message}" if ev.message else f"{ev.phase} ..."
+        if not final and phase == self.phase and now - self.last < (0.1 if self.tty else 5.0):
+            return False
+        self.last, self.phase = now, phase
+        return True
+
+    def show(self, line: str, final: bool) -> None:
         if self.tty:
             pad = max(0, self.width - len(line))
             click.echo("\r" + line + " " * pad, err=True, nl=final)
@@ -178,10 +168,36 @@ class TransferBar:
             click.echo(line, err=True)
 
     def message(self, msg: str) -> None:
+        """A status line that does not collide with the progress line."""
         if self.tty and self.width:
             click.echo("", err=True)
             self.width = 0
         status(msg)
+
+
+def bar_text(fraction: float, eta_s: float | None) -> tuple[str, str]:
+    """(`[####....]` of 24 cells, " ETA m:ss" or "")."""
+    filled = int(fraction * 24)
+    eta = "" if eta_s is None else f" ETA {int(eta_s) // 60}:{int(eta_s) % 60:02d}"
+    return f"[{'#' * filled}{'.' * (24 - filled)}]", eta
+
+
+class TransferBar(ProgressLine):
+    """The progress line of a copy, export or import."""
+
+    def __call__(self, ev: TransferProgress) -> None:
+        final = ev.phase in ("done", "cancelled")
+        if not self.enabled or not self.due(ev.phase, final):
+            return
+        if ev.phase in ("copying", "writing", "reading") or final:
+            total = "?" if ev.rows_total is None else str(ev.rows_total)
+            left = (max(0.0, (ev.rows_total - ev.rows_done) / ev.rate)
+                    if ev.rows_total and ev.rate > 0 and not final else None)
+            bar, eta = bar_text(ev.fraction, left)
+            line = f"{bar} {ev.rows_done}/{total} rows  {ev.rate:.0f} rows/s{eta}  {ev.phase}"
+        else:
+            line = f"{ev.phase}: {ev.message}" if ev.message else f"{ev.phase} ..."
+        self.show(line, final)
 
 
 @contextlib.contextmanager
