@@ -463,18 +463,24 @@ def bench_maxsim(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- pathological Gaussian case
 
 
-def bench_gaussian(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    n, dim = args.gauss_n, args.gauss_dim
-    x = gaussian_unit(n + args.queries, dim, seed=args.seed + 200)
-    ds = Dataset(f"{n:,} × {dim} independent Gaussian", x[args.queries:], x[: args.queries], args.seed, filters=False)
-    res: dict[str, Any] = {"n": n, "dim": dim}
-    h, e = run_pair(ds, work, args, tag="_gauss", filters=False)
+def _unfiltered_pair(ds: Dataset, work: Path, args: argparse.Namespace, tag: str, res: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """hnswlib and the engine on `ds` without filters, into `res` (the engine's database removed after)."""
+    h, e = run_pair(ds, work, args, tag=tag, filters=False)
     e.pop("profile_search", None)
     res["hnswlib"] = h
     engine_finish(e)
     shutil.rmtree(e["path"], ignore_errors=True)
     res["engine"] = e
     return res
+
+
+def bench_gaussian(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    n, dim = args.gauss_n, args.gauss_dim
+    x = gaussian_unit(n + args.queries, dim, seed=args.seed + 200)
+    ds = Dataset(f"{n:,} × {dim} independent Gaussian", x[args.queries:], x[: args.queries], args.seed, filters=False)
+    res: dict[str, Any] = {"n": n, "dim": dim}
+    return _unfiltered_pair(ds, work, args, "_gauss", res)
 
 
 def bench_large(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -486,13 +492,7 @@ def bench_large(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = {"n": n, "dim": dim}
     nres = bench_numpy_plain(ds)
     res["numpy"] = nres
-    h, e = run_pair(ds, work, args, tag="_large", filters=False)
-    e.pop("profile_search", None)
-    res["hnswlib"] = h
-    engine_finish(e)
-    shutil.rmtree(e["path"], ignore_errors=True)
-    res["engine"] = e
-    return res
+    return _unfiltered_pair(ds, work, args, "_large", res)
 
 
 def bench_numpy_plain(ds: Dataset) -> dict[str, Any]:
