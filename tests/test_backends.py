@@ -512,8 +512,13 @@ def test_workspaces(tmp_path: Path, embedded: EmbeddedBackend, lite: MilvusBacke
                     monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.settings import server_workspace
 
+    from workbench.backends import workspace_for
+
     assert embedded.workspace == embedded.path / "workbench"
     assert lite.workspace.name.endswith(".db.workbench")
+    # derived without opening, the same folders as the opened backends use
+    assert workspace_for(BackendSpec(kind="embedded", uri=str(embedded.path))) == embedded.workspace
+    assert workspace_for(lite.spec) == lite.workspace
     monkeypatch.setenv("WORKBENCH_WORKSPACES", str(tmp_path / "ws"))
     a = server_workspace("https://bob:s3cret@milvus.example.com:19530", "photos")
     assert a.parent == tmp_path / "ws" and a.name.startswith("milvus.example.com_19530_photos-")

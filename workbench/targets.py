@@ -17,9 +17,11 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from workbench.backends import Backend, BackendError, BackendSpec, open_backend, scrub, spec_from_string
+from workbench.backends.milvus import workspace_for
 from workbench.backends.opening import looks_like_milvus_lite
 from workbench.settings import CollectionError
 
@@ -77,26 +79,11 @@ def open_target(db: DbTarget, create: bool = True) -> Iterator[Backend]:
 
 
 def workspace_target(db: DbTarget) -> Any:
-    """Something `workbench.templates` can find the workspace of (sidecars, thumbnails) without keeping
-    a backend open: the backend itself, or an engine directory (whose workspace is `<db>/workbench`).
-
-    A Milvus Lite file or server is opened briefly to learn its workspace.
-    """
+    """Something `workbench.templates` can find the workspace of (sidecars, thumbnails) without opening
+    a backend: the backend itself, or, for anything else, its workspace as `workspace_for` derives it."""
     if is_backend(db):
         return db
-    spec = target_spec(db)
-    if spec.kind == "embedded":
-        return Path(spec.uri).expanduser()
-    with open_target(spec) as backend:
-        return _Workspace(backend.workspace, backend.label)
-
-
-class _Workspace:
-    """A closed backend's workspace and label (what templates' sidecar functions read)."""
-
-    def __init__(self, workspace: Path, label: str) -> None:
-        self.workspace = workspace
-        self.label = label
+    return SimpleNamespace(workspace=workspace_for(target_spec(db)))
 
 
 def require_collection(backend: Backend, name: str) -> dict[str, Any]:

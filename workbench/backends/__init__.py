@@ -74,6 +74,7 @@ from workbench.backends.milvus import (
     bf16_bytes,
     bf16_floats,
     probe_struct_arrays,
+    workspace_for,
 )
 from workbench.backends.opening import (
     looks_like_milvus_lite,
@@ -149,4 +150,5 @@ __all__ = [
     "scrub",
     "spec_from_string",
     "vector_paths",
+    "workspace_for",
 ]

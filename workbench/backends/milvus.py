@@ -91,6 +91,17 @@ def probe_struct_arrays(client: Any) -> bool:
             client.drop_collection(name)
 
 
+def workspace_for(spec: BackendSpec) -> Path:
+    """The `workspace` of the backend `spec` names, without opening it: `<db>/workbench` for the engine,
+    `<file>.workbench` beside a Milvus Lite database, and a per-server folder (`server_workspace`)."""
+    path = Path(spec.uri).expanduser()
+    if spec.kind == "embedded":
+        return path / "workbench"
+    if spec.kind == "milvus-lite":
+        return path.with_name(path.name + ".workbench")
+    return server_workspace(spec.uri, spec.db_name)
+
+
 class MilvusBackend(ClientBackend):
     """pymilvus.MilvusClient: a Milvus server (uri, token, db_name, TLS) or a Milvus Lite file."""
 
@@ -114,8 +125,7 @@ class MilvusBackend(ClientBackend):
                 Path(spec.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise BackendError(f"cannot create the folder of {spec.uri}: {e.strerror or e}") from None
-        self.workspace = (Path(spec.uri).expanduser().with_name(Path(spec.uri).name + ".workbench") if lite
-                          else server_workspace(spec.uri, spec.db_name))
+        self.workspace = workspace_for(spec)
         self.capabilities = EMBEDDED_CAPABILITIES  # replaced below, once connected
         with self._errors("connect"):
             kw = spec.client_kwargs()
