@@ -24,7 +24,6 @@ from workbench.templates import collection_kind, existing_fields, thumbnails_dir
 
 VECTOR_TYPE_NAMES = frozenset({"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "BINARY_VECTOR",
                                "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"})
-MAX_SEARCH_LIMIT = 16384
 
 
 @dataclass

@@ -22,7 +22,6 @@ from typing import Any
 
 from workbench.backends import Backend, BackendError, BackendSpec, open_backend, scrub, spec_from_string
 from workbench.backends.milvus import workspace_for
-from workbench.backends.opening import looks_like_milvus_lite
 from workbench.settings import CollectionError
 
 DbTarget = Backend | BackendSpec | str | os.PathLike[str]
@@ -37,10 +36,7 @@ def target_spec(db: DbTarget) -> BackendSpec:
     """The spec a string, path or spec names (not for Backend objects)."""
     if isinstance(db, BackendSpec):
         return db
-    spec = spec_from_string(os.fspath(db))  # type: ignore[arg-type]
-    if spec.kind == "embedded" and looks_like_milvus_lite(Path(spec.uri).expanduser()):
-        return BackendSpec(kind="milvus-lite", uri=spec.uri)
-    return spec
+    return spec_from_string(os.fspath(db))  # type: ignore[arg-type]  # Milvus Lite folders included
 
 
 def target_label(db: DbTarget) -> str:
