@@ -70,6 +70,14 @@ def local_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[st
     return [u.toLocalFile() for u in md.urls() if u.isLocalFile() and u.toLocalFile()]
 
 
+def accept_file_drag(event: QDragEnterEvent | QDragMoveEvent) -> None:
+    """Accept a drag that carries local files or folders; ignore any other."""
+    if local_paths(event):
+        event.acceptProposedAction()
+    else:
+        event.ignore()
+
+
 class _Tree(QTreeWidget):
     """The tree, accepting file drops on collection items."""
 
@@ -91,16 +99,10 @@ class _Tree(QTreeWidget):
         return ""
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drag(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if local_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = local_paths(event)

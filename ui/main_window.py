@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 import ui.dialogs as dialogs
-from ui.collections_browser import CollectionsBrowser, local_paths
+from ui.collections_browser import CollectionsBrowser, accept_file_drag, local_paths
 from ui.context import AppContext
 from ui.data_view import DataView
 from ui.errors import plain_message
@@ -408,14 +408,10 @@ class MainWindow(QMainWindow):
 
     # --- import ----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_file_drag(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if local_paths(event):
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = local_paths(event)
