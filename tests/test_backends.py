@@ -510,9 +510,8 @@ def test_engine_only_inspection_is_explained_elsewhere(embedded: EmbeddedBackend
 
 def test_workspaces(tmp_path: Path, embedded: EmbeddedBackend, lite: MilvusBackend,
                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench.settings import server_workspace
-
     from workbench.backends import workspace_for
+    from workbench.settings import server_workspace
 
     assert embedded.workspace == embedded.path / "workbench"
     assert lite.workspace.name.endswith(".db.workbench")
