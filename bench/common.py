@@ -390,14 +390,16 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str, title: str = "# Benchmarks") -> None:
-    """Write `body` between the engine-bench markers of `path`, keeping everything else."""
+def write_section(path: Path, body: str, title: str = "# Benchmarks", start: str = SECTION_START,
+                  end: str = SECTION_END) -> None:
+    """Write `body` between the `start`/`end` markers (the engine-bench ones by default) of `path`,
+    keeping everything else; a section not there yet is appended."""
     path = Path(path)
-    block = f"{SECTION_START}\n{body.rstrip()}\n{SECTION_END}"
+    block = f"{start}\n{body.rstrip()}\n{end}"
     old = path.read_text() if path.exists() else ""
-    if SECTION_START in old and SECTION_END in old:
-        head, rest = old.split(SECTION_START, 1)
-        _, tail = rest.split(SECTION_END, 1)
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
         new = head + block + tail
     elif old.strip():
         new = old.rstrip() + "\n\n" + block + "\n"

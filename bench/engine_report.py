@@ -73,7 +73,7 @@ def build_report(R: dict[str, Any], args: argparse.Namespace, svg_name: str) -> 
              f"hnswlib's `num_threads=-1` = all {R['facts']['cores available']} cores (engine/index/hnsw.py, "
              f"engine/indexing.py), the same count.")
     L.append(f"* **Segments**: the engine's default segment size is {R.get('default_seal_rows', 65536):,} rows "
-             f"(`Collection.seal_rows`). Here `seal_rows = n + 1` (and `seal_bytes` raised) so that all n rows "
+             f"(the `engine.seal_rows` collection property, docs/storage.md). Here `engine.seal_rows = n + 1` (and `engine.seal_bytes` raised) so that all n rows "
              f"form **one** sealed segment, sealed by `flush()` rather than by the last insert: one HNSW graph "
              f"over the same rows as raw hnswlib. With the default, 100k rows would be two segments (65,536 + "
              f"34,464) searched one after the other.")

@@ -129,11 +129,11 @@ def engine_ingest(client: Any, ds: Dataset, args: argparse.Namespace, name: str 
     ip = MilvusClient.prepare_index_params()
     ip.add_index("vec", index_type="HNSW", metric_type="COSINE",
                  params={"M": args.M, "efConstruction": args.ef_construction})
-    client.create_collection(name, schema=schema, index_params=ip)
+    # One sealed segment of n rows, sealed by flush (not by the last insert): see the report. The public
+    # storage settings (docs/storage.md) keep every row in the growing segment until then.
+    client.create_collection(name, schema=schema, index_params=ip,
+                             properties={"engine.seal_rows": n + 1, "engine.seal_bytes": 1 << 50})
     coll = client._db.get(name)
-    # One sealed segment of n rows, sealed by flush (not by the last insert): see the report.
-    coll.seal_rows = n + 1
-    coll.seal_bytes = 1 << 62
     insert_s = 0.0
     for s in range(0, n, args.batch):
         rows = rows_of(ds, s, min(n, s + args.batch), filters)
@@ -360,9 +360,8 @@ def profile_engine_build(ds: Dataset, work: Path, args: argparse.Namespace) -> d
     ip = MilvusClient.prepare_index_params()
     ip.add_index("vec", index_type="HNSW", metric_type="COSINE",
                  params={"M": args.M, "efConstruction": args.ef_construction})
-    client.create_collection(COLL, schema=schema, index_params=ip)
-    coll = client._db.get(COLL)
-    coll.seal_rows, coll.seal_bytes = n + 1, 1 << 62
+    client.create_collection(COLL, schema=schema, index_params=ip,
+                             properties={"engine.seal_rows": n + 1, "engine.seal_bytes": 1 << 50})
     for s in range(0, n, args.batch):
         client.insert(COLL, rows_of(ds, s, min(n, s + args.batch), False))
     p = profile_summary(lambda: holder.update(r=client.flush(COLL)),
@@ -379,9 +378,8 @@ def profile_engine_insert(ds: Dataset, work: Path, args: argparse.Namespace) -> 
     path = work / "engine_prof_ins.db"
     client = MilvusClient(str(path))
     schema, _ = engine_schema(ds.dim, True)
-    client.create_collection(COLL, schema=schema)
-    coll = client._db.get(COLL)
-    coll.seal_rows, coll.seal_bytes = n + 1, 1 << 62
+    client.create_collection(COLL, schema=schema,
+                             properties={"engine.seal_rows": n + 1, "engine.seal_bytes": 1 << 50})
     batches = [rows_of(ds, s, min(n, s + args.batch)) for s in range(0, n, args.batch)]
     p = profile_summary(lambda: [client.insert(COLL, b) for b in batches],
                         f"engine: insert of {n:,} rows in batches of {args.batch}")
@@ -419,9 +417,8 @@ def bench_maxsim(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     ip = MilvusClient.prepare_index_params()
     ip.add_index("chunks[emb]", index_type="HNSW", metric_type="MAX_SIM_COSINE",
                  params={"M": args.M, "efConstruction": args.ef_construction})
-    client.create_collection(MS_COLL, schema=s, index_params=ip)
-    coll = client._db.get(MS_COLL)
-    coll.seal_rows, coll.seal_bytes = ne + 1, 1 << 62
+    client.create_collection(MS_COLL, schema=s, index_params=ip,
+                             properties={"engine.seal_rows": ne + 1, "engine.seal_bytes": 1 << 50})
     batch = max(1, args.batch // per)
     insert_s = 0.0
     for s0 in range(0, ne, batch):

@@ -9,6 +9,7 @@ before anything is scored or returned.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,11 @@ import pyarrow as pa
 from engine.collection import SegmentState, Snapshot
 from engine.errors import ParamError
 from engine.expr import compile_filter
+from engine.fulltext.sparse import to_dicts as sparse_dicts
+from engine.geometry import wkt_of
 from engine.schema import CollectionSchema, FieldSchema
+from engine.storage.arrow_numpy import array_to_numpy, int64_array
+from engine.timestamptz import format_micros, time_components
 from engine.types import (
     BINARY_METRICS,
     DYNAMIC_FIELD,
@@ -28,7 +33,8 @@ from engine.types import (
     DataType,
     larger_is_closer,
 )
-from engine.vectors.metrics import maxsim_scores, score_matrix, top_k
+from engine.vectors.checks import FLOAT32_MAX, VectorValueError, check_range, float_array
+from engine.vectors.metrics import maxsim_scores, normalize_rows, score_matrix, top_k
 
 MAX_TOPK = 16384
 
@@ -102,6 +108,8 @@ class OutputPlan:
     all_dynamic: bool
     count_only: bool = False
     pk_requested: bool = True
+    timezone: str | None = None  # TIMESTAMPTZ values are written in this zone (UTC when None)
+    time_fields: tuple[str, ...] | None = None  # or as these components (engine/timestamptz.py)
 
 
 def plan_output(schema: CollectionSchema, output_fields: Sequence[str] | None, *, default_all: bool) -> OutputPlan:
@@ -128,6 +136,8 @@ def plan_output(schema: CollectionSchema, output_fields: Sequence[str] | None, *
             raise ParamError(f"output field {name!r} is not a string")
         if name == "*":
             for f in schema.fields:
+                if f.is_function_output:  # Milvus never returns a function's output
+                    continue
                 add(f.name)
                 if f.is_struct_array:
                     struct_subs[f.name] = None
@@ -146,6 +156,9 @@ def plan_output(schema: CollectionSchema, output_fields: Sequence[str] | None, *
                     struct_subs[top_name] = [*current, sub]
                 continue
         found = schema.field(name)
+        if found is not None and found.is_function_output:
+            raise ParamError(f"not allowed to retrieve raw data of field {name}: it is the output of a BM25 "
+                             "function (Milvus's rule)")
         if found is not None:
             add(name)
             if found.is_struct_array:
@@ -173,7 +186,14 @@ def materialize(schema: CollectionSchema, seg: SegmentState, rows: np.ndarray, p
     n = len(rows)
     if n == 0:
         return []
-    table = seg.data.table.select(plan.columns).take(pa.array(rows, type=pa.int64()))
+    in_graph = [c for c in plan.columns if c in seg.data.graph_fields]  # vectors stored in the segment's graph
+    take = int64_array(rows)
+    table = seg.data.table.select([c for c in plan.columns if c not in in_graph]).take(take)
+    for name in in_graph:
+        vecs = np.ascontiguousarray(seg.data.vectors_at(name, rows), dtype=np.float32)
+        dim = vecs.shape[1] if vecs.ndim == 2 else 0
+        flat = pa.Array.from_buffers(pa.float32(), vecs.size, [None, pa.py_buffer(vecs.reshape(-1))])
+        table = table.append_column(name, pa.FixedSizeListArray.from_arrays(flat, dim))
     out: list[dict[str, Any]] = [{} for _ in range(n)]
     for name in plan.columns:
         col = table.column(name)
@@ -190,22 +210,30 @@ def materialize(schema: CollectionSchema, seg: SegmentState, rows: np.ndarray, p
             continue
         f = schema.field(name)
         assert f is not None
-        values = _column_values(f, col, plan.struct_subs.get(name))
+        values = _column_values(f, col, plan.struct_subs.get(name), plan)
         for ent, v in zip(out, values):
             ent[name] = v
     return out
 
 
-def _column_values(f: FieldSchema, col: pa.ChunkedArray, subs: list[str] | None) -> list[Any]:
+def _column_values(f: FieldSchema, col: pa.ChunkedArray, subs: list[str] | None, plan: OutputPlan) -> list[Any]:
+    if f.dtype == DataType.TIMESTAMPTZ:
+        if plan.time_fields:
+            return time_components(col, plan.time_fields, plan.timezone)
+        return format_micros(col, plan.timezone)
+    if f.dtype == DataType.GEOMETRY:
+        return wkt_of(col)
     if f.dtype == DataType.JSON:
         return [None if v is None else json.loads(v) for v in col.to_pylist()]
     if f.dtype == DataType.BFLOAT16_VECTOR:
         flat = col.combine_chunks()
-        bits = flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), -1)
+        bits = array_to_numpy(flat.values).reshape(len(flat), -1)
         return [list(map(float, r)) for r in _bf16_to_float(bits)]
     if f.dtype == DataType.FLOAT_VECTOR:
         flat = col.combine_chunks()
-        return flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), -1).tolist()
+        return array_to_numpy(flat.values).reshape(len(flat), -1).tolist()
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return sparse_dicts(col)
     if f.is_struct_array:
         values = col.to_pylist()
         if subs is not None:
@@ -222,9 +250,10 @@ def row_masks(
     segments: list[SegmentState],
     expr: str | None,
     params: dict[str, Any] | None,
+    timezone: str | None = None,
 ) -> list[np.ndarray]:
-    """Live-and-matching mask per segment."""
-    compiled = compile_filter(expr, schema, params) if expr and expr.strip() else None
+    """Live-and-matching mask per segment (`timezone` reads ISO literals that carry no offset)."""
+    compiled = compile_filter(expr, schema, params, timezone=timezone) if expr and expr.strip() else None
     masks = []
     for seg in segments:
         mask = seg.live_mask()
@@ -239,10 +268,11 @@ def search_masks(
     segments: list[SegmentState],
     expr: str | None,
     params: dict[str, Any] | None,
+    timezone: str | None = None,
 ) -> list[np.ndarray | None]:
     """Like `row_masks`, but None for a segment whose every row is live and matches (no mask to scan)."""
     if expr and expr.strip():
-        return list(row_masks(schema, segments, expr, params))
+        return list(row_masks(schema, segments, expr, params, timezone))
     return [None if seg.deleted is None else ~seg.deleted for seg in segments]
 
 
@@ -258,10 +288,14 @@ def run_query(
     offset: int,
     partitions: Sequence[str] | None,
     params: dict[str, Any] | None,
+    timezone: str | None = None,
+    time_fields: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
+    """Matching rows after `offset`, at most `limit`; `timezone`/`time_fields` for TIMESTAMPTZ (OutputPlan)."""
     segments = snap.select(partitions)
-    masks = row_masks(schema, segments, expr, params)
+    masks = row_masks(schema, segments, expr, params, timezone)
     plan = plan_output(schema, output_fields, default_all=True)
+    plan.timezone, plan.time_fields = timezone, time_fields
     if plan.count_only:
         return [{"count(*)": int(sum(int(m.sum()) for m in masks))}]
     if limit is not None and (limit < 0 or offset < 0):
@@ -287,7 +321,7 @@ def run_query(
 # --- search ----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     distance: float
     pk: Any
@@ -307,16 +341,56 @@ def prepare_queries(field: FieldSchema, data: Any) -> np.ndarray:
                 raise ParamError(f"query {i}: a binary query vector must be {dim // 8} bytes (dim {dim})")
             arrs.append(np.frombuffer(bytes(b), dtype=np.uint8))
         return np.stack(arrs)
-    try:
-        q = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParamError(f"search data for {field.name!r} must be a list of vectors of {dim} numbers") from None
+    q = _float32_fast(data)
+    if q is not None and q.ndim <= 2 and q.shape[-1] == dim:
+        return q.reshape(1, -1) if q.ndim == 1 else q
+    q = _float_array(data, f"search data for {field.name!r} must be a list of vectors of {dim} numbers")
     if q.ndim == 1:
         q = q.reshape(1, -1)
     if q.ndim != 2 or q.shape[1] != dim:
         raise ParamError(f"query vectors have dimension {q.shape[-1]}, but field {field.name!r} has dim {dim}")
-    if not np.isfinite(q).all():
-        raise ParamError("query vectors contain NaN or inf")
+    return _finite_float32(q, "query vectors")
+
+
+def _float32_fast(data: Any) -> np.ndarray | None:
+    """Query vectors given as float32/float64 numpy arrays (an array, or a list of 1-D ones), all finite
+    and within float32: as a C-contiguous float32 array. None for anything else (the general path checks
+    it and says what is wrong)."""
+    if type(data) is list and len(data) == 1 and type(data[0]) is np.ndarray and data[0].ndim == 1:
+        arr = data[0]  # one query (the common case)
+        if arr.dtype == np.float32 and arr.flags.c_contiguous and np.isfinite(arr).all():
+            return arr.reshape(1, -1)  # a view, no copy
+        arr = arr.reshape(1, -1)  # float64, strided, or not finite: the checks below
+    elif type(data) is list and data and all(type(x) is np.ndarray and x.ndim == 1 for x in data):
+        kinds = {x.dtype for x in data}
+        if len(kinds) != 1 or len({len(x) for x in data}) != 1:
+            return None
+        arr = np.stack(data)
+    elif type(data) is np.ndarray and data.ndim in (1, 2):
+        arr = data
+    else:
+        return None
+    if arr.dtype == np.float64:
+        if not (np.abs(arr) <= FLOAT32_MAX).all():  # also false for NaN
+            return None
+    elif arr.dtype != np.float32 or not np.isfinite(arr).all():
+        return None
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _float_array(data: Any, message: str) -> np.ndarray:
+    try:
+        return float_array(data)
+    except VectorValueError as e:
+        raise ParamError(f"{message}: {e}") from None
+
+
+def _finite_float32(q: np.ndarray, what: str) -> np.ndarray:
+    """`q` as float32; ParamError if a number is beyond float32 (it would become inf)."""
+    try:
+        check_range(q, np.float32)
+    except VectorValueError as e:
+        raise ParamError(f"{what}: {e}") from None
     return q.astype(np.float32)
 
 
@@ -364,15 +438,73 @@ def search_segments(
         ids, dists = searcher(seg, mask, k)
         pks = seg.data.pk_column()
         for qi in range(nq):
-            for r, d in zip(ids[qi], dists[qi]):
-                if r < 0:
-                    break
-                per_query[qi].append(Candidate(float(d), pks[r].item() if hasattr(pks[r], "item") else pks[r], seg, int(r)))
+            rows = ids[qi]
+            rl = rows.tolist()  # Python ints: tests over the few hits of a query cost less than numpy calls
+            if rl and min(rl) < 0:  # padded with -1: keep the hits before the first missing one
+                cut = next(i for i, r in enumerate(rl) if r < 0)
+                rows, rl = rows[:cut], rl[:cut]
+            keys = pks[rows].tolist()  # one conversion to Python values per query, not one per hit
+            per_query[qi] += [Candidate(d, pk, seg, r) for d, pk, r in zip(dists[qi].tolist(), keys, rl)]
     larger = larger_is_closer(metric)
     for qi in range(nq):
-        per_query[qi].sort(key=lambda c: (-c.distance if larger else c.distance, _pk_key(c.pk)))
-        per_query[qi] = per_query[qi][:k]
+        if len(segments) > 1 or len(per_query[qi]) > k or not _ordered(per_query[qi], larger):
+            per_query[qi].sort(key=lambda c: (-c.distance if larger else c.distance, _pk_key(c.pk)))
+            per_query[qi] = per_query[qi][:k]
     return per_query
+
+
+def search_hits(
+    segments: list[SegmentState],
+    masks: list[np.ndarray | None],
+    nq: int,
+    k: int,
+    metric: str,
+    searcher: SegmentSearcher,
+    pk_name: str,
+    offset: int,
+) -> list[list[Hit]] | None:
+    """`search_segments` then `to_hits` of a plan with no output fields, hits past `offset`, built straight
+    from the searcher's arrays (no `Candidate`s) when one segment has rows to search; None otherwise
+    (nothing searched: the caller merges candidates of several segments). Same hits, same order."""
+    live = [(seg, mask) for seg, mask in zip(segments, masks)
+            if seg.data.num_rows != 0 and (mask is None or mask.any())]
+    if len(live) != 1:
+        return None
+    seg, mask = live[0]
+    ids, dists = searcher(seg, mask, k)
+    pks = seg.data.pk_column()
+    larger = larger_is_closer(metric)
+    pages: list[list[Hit]] = []
+    for qi in range(nq):
+        rows = ids[qi]
+        ds = dists[qi].tolist()
+        rl = rows.tolist()
+        if rl and min(rl) < 0:  # padded with -1: keep the hits before the first missing one
+            cut = next(i for i, r in enumerate(rl) if r < 0)
+            rows, ds = rows[:cut], ds[:cut]
+        keys = pks[rows].tolist()
+        if len(keys) > k or not _ordered_pairs(ds, keys, larger):
+            pairs = sorted(zip(ds, keys), key=lambda p: (-p[0] if larger else p[0], _pk_key(p[1])))[:k]
+            ds, keys = [d for d, _ in pairs], [pk for _, pk in pairs]
+        pages.append([new_hit(pk_name, pk, d, {}) for d, pk in zip(ds[offset:], keys[offset:])])
+    return pages
+
+
+def _ordered_pairs(d: list[float], pks: list[Any], larger: bool) -> bool:
+    """Whether hits (distances `d`, primary keys `pks`) are best first, ties by primary key."""
+    if all(map(operator.gt if larger else operator.lt, d, d[1:])):  # strictly ordered: no ties to check
+        return True
+    for i in range(len(d) - 1):
+        if (d[i] < d[i + 1]) if larger else (d[i] > d[i + 1]):
+            return False
+        if d[i] == d[i + 1] and _pk_key(pks[i]) > _pk_key(pks[i + 1]):
+            return False
+    return True
+
+
+def _ordered(cands: list[Candidate], larger: bool) -> bool:
+    """Whether one segment's hits are already best first, ties by primary key (as the sort would leave them)."""
+    return _ordered_pairs([c.distance for c in cands], [c.pk for c in cands], larger)
 
 
 def _pk_key(pk: Any) -> Any:
@@ -380,15 +512,53 @@ def _pk_key(pk: Any) -> Any:
 
 
 def exact_searcher(field: FieldSchema, queries: np.ndarray, metric: str) -> SegmentSearcher:
+    """Score every (valid) row of a segment: for the segments no index covers (growing rows, sealed
+    segments not indexed yet, collections without an index).
+
+    Float vectors are scored block by block as the segment keeps them (a growing segment: one block per
+    inserted batch, reused by the next snapshot); COSINE divides inner products by the cached inverse
+    norms of the stored vectors instead of normalising them at every search."""
+    convert, tag = _float32_converter(field)
+    cosine = metric == "COSINE" and convert is not None
+    unit: list[np.ndarray] = []  # the normalised queries, made by the first segment scored exactly
+
+    def scores(blocks: list[np.ndarray], inverse: list[np.ndarray] | None) -> np.ndarray:
+        if cosine and inverse is not None:
+            if not unit:
+                unit.append(normalize_rows(queries))
+            parts = [(unit[0] @ b.T) * inv for b, inv in zip(blocks, inverse)]
+        else:
+            parts = [score_matrix(metric, queries, b) for b in blocks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
     def run(seg: SegmentState, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-        vecs = segment_vectors(field, seg)
-        if mask is None:
-            return top_k(score_matrix(metric, queries, vecs), k, metric)
-        rows = np.flatnonzero(mask)
-        ids, dists = top_k(score_matrix(metric, queries, vecs[rows]), k, metric)
+        if convert is None:  # binary vectors
+            vecs = segment_vectors(field, seg)
+            if mask is None:
+                return top_k(score_matrix(metric, queries, vecs), k, metric)
+            rows = np.flatnonzero(mask)
+            ids, dists = top_k(score_matrix(metric, queries, vecs[rows]), k, metric)
+            return np.where(ids >= 0, rows[np.maximum(ids, 0)], -1), dists
+        blocks = seg.data.vector_blocks(field.name, convert, tag)
+        inverse = seg.data.inverse_norm_blocks(field.name, convert, tag) if cosine else None
+        if mask is None or len(blocks) > 1 or int(mask.sum()) * 2 > len(mask):
+            return top_k(scores(blocks, inverse), k, metric, valid_mask=mask)
+        rows = np.flatnonzero(mask)  # a selective filter on one block: score only the valid rows
+        ids, dists = top_k(scores([blocks[0][rows]], None if inverse is None else [inverse[0][rows]]), k, metric)
         return np.where(ids >= 0, rows[np.maximum(ids, 0)], -1), dists
 
     return run
+
+
+def _float32_converter(field: FieldSchema) -> tuple[Callable[[np.ndarray], np.ndarray] | None, str]:
+    """How a vector field's stored values become float32 (None: binary vectors, scored as bits)."""
+    if field.dtype == DataType.FLOAT16_VECTOR:
+        return (lambda v: v.astype(np.float32)), "f32"
+    if field.dtype == DataType.BFLOAT16_VECTOR:
+        return _bf16_to_float, "f32"
+    if field.dtype == DataType.BINARY_VECTOR:
+        return None, ""
+    return (lambda v: v), ""
 
 
 def maxsim_searcher(top: FieldSchema, sub: FieldSchema, queries: list[np.ndarray], metric: str) -> SegmentSearcher:
@@ -412,15 +582,15 @@ def prepare_maxsim_queries(sub: FieldSchema, data: Any) -> list[np.ndarray]:
     dim = int(sub.params["dim"])
     out = []
     for i, q in enumerate(data if isinstance(data, list) else [data]):
-        arr = q.to_numpy() if hasattr(q, "to_numpy") else np.asarray(q, dtype=np.float64)
-        arr = np.asarray(arr, dtype=np.float64)
+        need = f"query {i}: an embedding list of vectors of dim {dim} is needed"
+        if hasattr(q, "to_numpy") and hasattr(q, "__len__") and len(q) == 0:  # pymilvus's raises a plain ValueError
+            raise ParamError(f"{need}, got an empty EmbeddingList")
+        arr = _float_array(q.to_numpy() if hasattr(q, "to_numpy") else q, need)
         if arr.ndim == 1:
             arr = arr.reshape(1, -1)
         if arr.ndim != 2 or arr.shape[1] != dim or len(arr) == 0:
-            raise ParamError(f"query {i}: an embedding list of vectors of dim {dim} is needed, got shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ParamError(f"query {i}: the embedding list contains NaN or inf")
-        out.append(arr.astype(np.float32))
+            raise ParamError(f"{need}, got shape {arr.shape}")
+        out.append(_finite_float32(arr, f"query {i}: the embedding list's vectors"))
     return out
 
 
@@ -435,8 +605,10 @@ def range_filter(cands: list[Candidate], metric: str, radius: float | None, rang
 
 def to_hits(schema: CollectionSchema, cands: list[Candidate], plan: OutputPlan) -> list[Hit]:
     """Turn candidates into Hit dicts, fetching output fields per segment in one go."""
-    entities: list[dict[str, Any]] = [{} for _ in cands]
     pk_name = schema.primary_field.name
+    if len(plan.columns) <= 1 and not plan.pk_requested:  # id and distance only (the default): no fields to read
+        return [new_hit(pk_name, c.pk, c.distance, {}) for c in cands]
+    entities: list[dict[str, Any]] = [{} for _ in cands]
     if len(plan.columns) > 1 or plan.pk_requested:
         by_seg: dict[int, list[int]] = {}
         for i, c in enumerate(cands):
@@ -448,6 +620,16 @@ def to_hits(schema: CollectionSchema, cands: list[Candidate], plan: OutputPlan) 
                 if not plan.pk_requested:
                     ent.pop(pk_name, None)
                 entities[i] = ent
-    pk = schema.primary_field.name
-    return [Hit({pk: c.pk, "distance": c.distance, "entity": e}, pk_name=pk) for c, e in zip(cands, entities)]
+    return [new_hit(pk_name, c.pk, c.distance, e) for c, e in zip(cands, entities)]
+
+
+def new_hit(pk_name: str, pk: Any, distance: float, entity: dict[str, Any]) -> Hit:
+    """`Hit({pk_name: pk, "distance": distance, "entity": entity}, pk_name=pk_name)`, built without Python-level
+    `__init__` calls (a search makes one per hit)."""
+    hit = dict.__new__(Hit)
+    hit[pk_name] = pk
+    hit["distance"] = distance
+    hit["entity"] = entity
+    hit._pk_name = pk_name
+    return hit
 

@@ -9,7 +9,6 @@ raises `DataError` naming the row index and the field.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -17,9 +16,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.errors import DataError
+from engine.errors import DataError, brief
+from engine.fulltext.bm25 import bm25_generators
+from engine.fulltext.sparse import check_sparse_row
+from engine.fulltext.sparse import to_arrow as sparse_to_arrow
+from engine.geometry import GeometryValueError, to_wkb
+from engine.jsonvalues import dump_json
 from engine.schema import CollectionSchema, FieldSchema
+from engine.timestamptz import TimeValueError, parse_timestamp
 from engine.types import DYNAMIC_FIELD, INTEGER_RANGES, INTEGER_TYPES, DataType
+from engine.vectors.checks import VectorValueError, check_range, float_array
 
 
 def _fail(row: int, field: str, msg: str) -> DataError:
@@ -32,14 +38,17 @@ def _check_int(v: Any, dtype: DataType, row: int, name: str) -> int:
     iv = int(v)
     lo, hi = INTEGER_RANGES[dtype]
     if not lo <= iv <= hi:
-        raise _fail(row, name, f"value {iv} is out of range for {dtype.name} [{lo}, {hi}]")
+        raise _fail(row, name, f"value {brief(iv)} is out of range for {dtype.name} [{lo}, {hi}]")
     return iv
 
 
 def _check_float(v: Any, dtype: DataType, row: int, name: str) -> float:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise _fail(row, name, f"expected a number ({dtype.name}), got {type(v).__name__} {v!r}")
-    fv = float(v)
+    try:
+        fv = float(v)
+    except OverflowError:
+        raise _fail(row, name, f"value {brief(v, 60)} is out of the {dtype.name} range") from None
     if not math.isfinite(fv):
         raise _fail(row, name, f"value {fv} is not finite")
     if dtype == DataType.FLOAT and abs(fv) > 3.4028234663852886e38:
@@ -49,15 +58,28 @@ def _check_float(v: Any, dtype: DataType, row: int, name: str) -> float:
 
 def _check_str(v: Any, max_length: int, row: int, name: str) -> str:
     if not isinstance(v, str):
-        raise _fail(row, name, f"expected a string, got {type(v).__name__} {v!r:.60}")
-    n = len(v.encode("utf-8"))
+        raise _fail(row, name, f"expected a string, got {type(v).__name__} {brief(v, 60)}")
+    n = len(utf8(v, row, name))
     if n > max_length:
         raise _fail(row, name, f"string of {n} bytes is longer than max_length {max_length}")
     return v
 
 
-def check_scalar(v: Any, f: FieldSchema, row: int, name: str | None = None) -> Any:
-    """Validate one non-null scalar value of field `f`; return it as a plain Python value."""
+def utf8(v: str, row: int, name: str) -> bytes:
+    """`v` encoded as UTF-8; DataError naming the character if it is not valid Unicode (a lone surrogate)."""
+    try:
+        return v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise _fail(row, name, f"string holds {v[e.start:e.end]!r} at character {e.start}, which is not valid "
+                               "Unicode (a lone surrogate)") from None
+
+
+def check_scalar(v: Any, f: FieldSchema, row: int, name: str | None = None, tz: str | None = None) -> Any:
+    """Validate one non-null scalar value of field `f`; return it as a plain Python value.
+
+    TIMESTAMPTZ becomes microseconds since the epoch (a string without an offset is read in `tz`),
+    GEOMETRY becomes WKB.
+    """
     name = name or f.name
     dt = f.dtype
     if dt == DataType.BOOL:
@@ -72,33 +94,36 @@ def check_scalar(v: Any, f: FieldSchema, row: int, name: str | None = None) -> A
         return _check_str(v, int(f.params["max_length"]), row, name)
     if dt == DataType.JSON:
         try:
-            return json.dumps(v, allow_nan=False, ensure_ascii=False, default=_json_default)
-        except (TypeError, ValueError) as e:
-            raise _fail(row, name, f"value is not valid JSON: {e}") from None
+            return dump_json(v)
+        except DataError as e:
+            raise _fail(row, name, e.message) from None
+    if dt == DataType.TIMESTAMPTZ:
+        try:
+            return parse_timestamp(v, tz)
+        except TimeValueError as e:
+            raise _fail(row, name, str(e)) from None
+    if dt == DataType.GEOMETRY:
+        try:
+            return to_wkb(v)
+        except GeometryValueError as e:
+            raise _fail(row, name, str(e)) from None
     raise _fail(row, name, f"unsupported type {dt.name}")
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 def check_float_vector(v: Any, dim: int, row: int, name: str, dtype: Any = np.float32) -> np.ndarray:
-    """Validate a dense vector: right length, numeric, finite."""
+    """Validate a dense vector: right length, numbers only, finite, and finite once stored as `dtype`."""
     if isinstance(v, (str, bytes, dict)) or v is None:
         raise _fail(row, name, f"expected a vector of {dim} numbers, got {type(v).__name__}")
     try:
-        arr = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _fail(row, name, "expected a vector of numbers") from None
+        arr = float_array(v)
+    except VectorValueError as e:
+        raise _fail(row, name, str(e)) from None
     if arr.ndim != 1 or arr.shape[0] != dim:
         raise _fail(row, name, f"vector has dimension {arr.shape[0] if arr.ndim == 1 else arr.shape}, expected {dim}")
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise _fail(row, name, f"vector contains {arr[bad]} at position {bad}; NaN and inf are not allowed")
+    try:
+        check_range(arr, dtype)
+    except VectorValueError as e:
+        raise _fail(row, name, str(e)) from None
     return arr.astype(dtype)
 
 
@@ -130,12 +155,15 @@ class RowConverter:
         self.schema = schema
         self.arrow_schema = schema.arrow_schema()
         self.pk = schema.primary_field
+        self.generated = bm25_generators(schema)  # BM25 output field -> its filler
 
-    def convert(self, rows: Sequence[dict[str, Any]], *, auto_ids: Sequence[int] | None = None) -> pa.RecordBatch:
+    def convert(self, rows: Sequence[dict[str, Any]], *, auto_ids: Sequence[int] | None = None,
+                timezone: str | None = None) -> pa.RecordBatch:
         """Validate all rows and return one RecordBatch; raise DataError on the first problem.
 
         With an auto_id primary key, `auto_ids` supplies the generated keys and
-        the rows must not contain the key themselves.
+        the rows must not contain the key themselves. `timezone` reads TIMESTAMPTZ
+        strings that carry no offset (refused when None).
         """
         if isinstance(rows, dict):
             rows = [rows]
@@ -152,7 +180,7 @@ class RowConverter:
             extra = {k: v for k, v in row.items() if k not in known}
             if extra:
                 if not self.schema.enable_dynamic_field:
-                    k = next(iter(extra))
+                    k = str(next(iter(extra)))
                     close = [n for n in known if n.replace("_", "") == k.replace("_", "").replace("-", "")]
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     raise _fail(i, k, f"unknown field (the collection has no dynamic field){hint}")
@@ -161,17 +189,20 @@ class RowConverter:
                     if not isinstance(meta, dict):
                         raise _fail(i, DYNAMIC_FIELD, "the dynamic field must be a dict")
                     extra = {**meta, **extra}
+                bad_key = next((k for k in extra if not isinstance(k, str)), None)
+                if bad_key is not None:
+                    raise DataError(f"row {i}: dynamic field name {brief(bad_key, 60)} is not a string")
                 try:
-                    dynamic.append(json.dumps(extra, allow_nan=False, ensure_ascii=False, default=_json_default))
-                except (TypeError, ValueError) as e:
-                    raise DataError(f"row {i}: dynamic fields {sorted(extra)} are not valid JSON: {e}") from None
+                    dynamic.append(dump_json(extra))
+                except DataError as e:
+                    raise DataError(f"row {i}: dynamic fields {brief(sorted(extra), 200)}: {e.message}") from None
             elif self.schema.enable_dynamic_field:
                 dynamic.append("{}")
             for f in self.schema.fields:
                 if f.name == pk_name and auto_ids is not None:
                     columns[f.name].append(int(auto_ids[i]))
                     continue
-                columns[f.name].append(self._value(row, f, i))
+                columns[f.name].append(self._value(row, f, i, timezone))
             pk_val = columns[pk_name][-1]
             if pk_val in seen_pks:
                 raise _fail(i, pk_name, f"duplicate primary key {pk_val!r} (also in row {seen_pks[pk_val]})")
@@ -184,11 +215,12 @@ class RowConverter:
         return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
 
     # --- per value -------------------------------------------------------
-    def _value(self, row: dict[str, Any], f: FieldSchema, i: int) -> Any:
+    def _value(self, row: dict[str, Any], f: FieldSchema, i: int, tz: str | None = None) -> Any:
+        if f.name in self.generated:
+            return self.generated[f.name](row, i)
         if f.name not in row or row[f.name] is None:
             if f.default_value is not None:
-                v = f.default_value
-                return check_scalar(v, f, i) if f.dtype != DataType.JSON else check_scalar(v, f, i)
+                return check_scalar(f.default_value, f, i, tz=tz)
             if f.nullable:
                 return None
             if f.name in row:
@@ -202,12 +234,18 @@ class RowConverter:
             return check_float_vector(_maybe_bytes(v, np.float16), int(f.params["dim"]), i, f.name, np.float16)
         if dt == DataType.BFLOAT16_VECTOR:
             arr = check_float_vector(_maybe_bytes(v, None), int(f.params["dim"]), i, f.name, np.float32)
-            return _to_bfloat16_bits(arr)
+            bits = _to_bfloat16_bits(arr)
+            if ((bits & 0x7F80) == 0x7F80).any():  # rounded up to infinity
+                bad = int(np.flatnonzero((bits & 0x7F80) == 0x7F80)[0])
+                raise _fail(i, f.name, f"vector contains {arr[bad]} at position {bad}, beyond the bfloat16 range")
+            return bits
         if dt == DataType.BINARY_VECTOR:
             return check_binary_vector(v, int(f.params["dim"]), i, f.name)
+        if dt == DataType.SPARSE_FLOAT_VECTOR:
+            return check_sparse_row(v, i, f.name)
         if dt == DataType.ARRAY:
             return self._array_value(v, f, i)
-        return check_scalar(v, f, i)
+        return check_scalar(v, f, i, tz=tz)
 
     def _array_value(self, v: Any, f: FieldSchema, i: int) -> list[Any]:
         if isinstance(v, np.ndarray):
@@ -256,6 +294,8 @@ class RowConverter:
             return pa.FixedSizeListArray.from_arrays(pa.array(flat, type=t.value_type), dim)
         if f.is_struct_array:
             return _struct_array_to_arrow(values, f, t)
+        if dt == DataType.SPARSE_FLOAT_VECTOR:
+            return sparse_to_arrow(values)
         return pa.array(values, type=t)
 
 

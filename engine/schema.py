@@ -8,15 +8,32 @@ applies Milvus's rules and raises `SchemaError` naming the field at fault.
 from __future__ import annotations
 
 import json
-import math
 import re
+import reprlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from engine.errors import SchemaError
+from engine.errors import DataError, SchemaError, UnsupportedError, brief
+from engine.fulltext.functions import Function, as_function, validate_functions
+from engine.fulltext.sparse import ARROW_TYPE as SPARSE_ARROW_TYPE
+from engine.fulltext.text_params import check_text_params, text_params
+from engine.geometry import GeometryValueError, parse_wkt
+from engine.jsonvalues import dump_json
+from engine.schema_compat import (
+    as_struct_schema,
+    check_field_keywords,
+    check_functions,
+    field_from_object,
+    proto_value,
+    struct_from_object,
+    type_params,
+)
+from engine.timestamptz import TimeValueError, parse_timestamp
 from engine.types import (
     ARRAY_ELEMENT_TYPES,
     DYNAMIC_FIELD,
@@ -29,8 +46,13 @@ from engine.types import (
     DataType,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Milvus's rules (validateCollectionNameOrAlias, validateFieldName, validateIndexName): ASCII letters,
+# digits and underscores, not starting with a digit. Partition names (validatePartitionTag) may also
+# start with a digit and contain '-'. Always matched in full: `$` would accept a trailing newline.
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PARTITION_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 MAX_NAME_LENGTH = 255
+FLOAT32_MAX = 3.4028234663852886e38
 MAX_FIELDS = 64
 MAX_VECTOR_FIELDS = 10
 MAX_DIM = 32768
@@ -39,37 +61,40 @@ MAX_VARCHAR_LENGTH = 65535
 MAX_ARRAY_CAPACITY = 4096
 FIRST_FIELD_ID = 100
 
-_KNOWN_FIELD_KWARGS = {
-    "dim",
-    "max_length",
-    "element_type",
-    "max_capacity",
-    "auto_id",
-    "nullable",
-    "default_value",
-    "description",
-    "struct_schema",
-    "mmap_enabled",
-    "is_partition_key",
-    "is_clustering_key",
-    "enable_analyzer",
-    "enable_match",
-    "analyzer_params",
-    "is_function_output",
-}
 
 
 def check_name(name: Any, what: str) -> str:
-    """Return `name` if it is a valid Milvus identifier, else raise SchemaError."""
-    if not isinstance(name, str) or not name:
-        raise SchemaError(f"{what} must be a non-empty string, got {name!r}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise SchemaError(f"{what} {name[:40]!r}... is longer than {MAX_NAME_LENGTH} characters")
-    if not NAME_RE.match(name):
+    """Return `name` if it is a valid Milvus name (collection, field, index, alias), else raise SchemaError.
+
+    1 to 255 ASCII letters, digits and underscores, not starting with a digit.
+    """
+    _check_length(name, what)
+    if not NAME_RE.fullmatch(name):
         raise SchemaError(
             f"{what} {name!r} is invalid: use letters, digits and underscores, starting with a letter or underscore"
         )
     return name
+
+
+def check_partition_name(name: Any) -> str:
+    """Return `name` if it is a valid Milvus partition name, else raise SchemaError.
+
+    1 to 255 ASCII letters, digits, underscores and '-', starting with a letter, digit or underscore.
+    """
+    _check_length(name, "partition name")
+    if not PARTITION_NAME_RE.fullmatch(name):
+        raise SchemaError(
+            f"partition name {name!r} is invalid: use letters, digits, underscores and '-', "
+            "starting with a letter, digit or underscore"
+        )
+    return name
+
+
+def _check_length(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise SchemaError(f"{what} must be a non-empty string, got {brief(name, 80)}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise SchemaError(f"{what} {name[:40]!r}... is longer than {MAX_NAME_LENGTH} characters")
 
 
 def _coerce_dtype(value: Any, what: str) -> DataType:
@@ -79,9 +104,15 @@ def _coerce_dtype(value: Any, what: str) -> DataType:
         raise SchemaError(f"{what}: unknown data type {value!r}") from None
 
 
-@dataclass
+@dataclass(init=False)
 class FieldSchema:
-    """One field of a collection (or of a struct)."""
+    """One field of a collection (or of a struct).
+
+    Takes pymilvus's constructor keywords: `FieldSchema("v", DataType.FLOAT_VECTOR, dim=8)`,
+    `max_length`, `element_type`, `max_capacity`, `nullable`, `default_value`, `is_partition_key`,
+    `is_clustering_key`, `enable_analyzer`, `enable_match`, `analyzer_params`, `mmap_enabled`...
+    Type parameters are kept in `params` as Milvus stores them (docs/engine.md says what each does).
+    """
 
     name: str
     dtype: DataType
@@ -95,6 +126,37 @@ class FieldSchema:
     struct_schema: StructFieldSchema | None = None
     field_id: int = 0
     is_partition_key: bool = False
+    is_clustering_key: bool = False
+    is_function_output: bool = False
+
+    def __init__(self, name: str, dtype: Any, description: str = "", is_primary: bool = False,
+                 auto_id: bool = False, nullable: bool = False, default_value: Any = None,
+                 params: dict[str, Any] | None = None, element_type: Any = None, struct_schema: Any = None,
+                 field_id: int = 0, is_partition_key: bool = False, is_clustering_key: bool = False,
+                 is_function_output: bool = False, **kwargs: Any) -> None:
+        check_field_keywords(name, kwargs)
+        if kwargs.pop("is_dynamic", False):
+            raise SchemaError(f"field {name!r}: is_dynamic fields are made by enable_dynamic_field=True")
+        flags = {"is_primary": is_primary, "auto_id": auto_id, "nullable": nullable,
+                 "is_partition_key": is_partition_key, "is_clustering_key": is_clustering_key,
+                 "is_function_output": is_function_output}
+        for key, value in flags.items():
+            if not isinstance(value, (bool, np.bool_)):
+                raise SchemaError(f"field {name!r}: {key} must be True or False, got {brief(value)}")
+        if not isinstance(description, str):
+            raise SchemaError(f"field {name!r}: description must be a string, got {brief(description)}")
+        self.name = name
+        self.dtype = _coerce_dtype(dtype, f"field {name!r}")
+        self.description = description
+        self.is_primary, self.auto_id, self.nullable = bool(is_primary), bool(auto_id), bool(nullable)
+        self.is_partition_key, self.is_clustering_key = bool(is_partition_key), bool(is_clustering_key)
+        self.is_function_output = bool(is_function_output)
+        self.default_value = proto_value(default_value)
+        # text keywords through text_params: Milvus's storage form, multi_analyzer_params refused
+        self.params = {**dict(params or {}), **type_params(name, kwargs), **text_params(name, kwargs)}
+        self.element_type = None if element_type is None else _coerce_dtype(element_type, f"field {name!r}")
+        self.struct_schema = as_struct_schema(struct_schema)
+        self.field_id = field_id
 
     @classmethod
     def build(
@@ -105,30 +167,8 @@ class FieldSchema:
         description: str = "",
         **kwargs: Any,
     ) -> FieldSchema:
-        unknown = set(kwargs) - _KNOWN_FIELD_KWARGS
-        if unknown:
-            raise SchemaError(f"field {name!r}: unknown parameter(s) {sorted(unknown)}")
-        dtype = _coerce_dtype(datatype, f"field {name!r}")
-        params: dict[str, Any] = {}
-        for key in ("dim", "max_length", "max_capacity"):
-            if kwargs.get(key) is not None:
-                params[key] = kwargs[key]
-        if kwargs.get("mmap_enabled") is not None:
-            params["mmap_enabled"] = bool(kwargs["mmap_enabled"])
-        element_type = kwargs.get("element_type")
-        return cls(
-            name=name,
-            dtype=dtype,
-            description=kwargs.get("description", description) or "",
-            is_primary=bool(is_primary),
-            auto_id=bool(kwargs.get("auto_id", False)),
-            nullable=bool(kwargs.get("nullable", False)),
-            default_value=kwargs.get("default_value"),
-            params=params,
-            element_type=None if element_type is None else _coerce_dtype(element_type, f"field {name!r}"),
-            struct_schema=kwargs.get("struct_schema"),
-            is_partition_key=bool(kwargs.get("is_partition_key", False)),
-        )
+        """A field from `add_field`'s arguments (pymilvus's keywords)."""
+        return cls(name, datatype, kwargs.pop("description", description) or "", is_primary=is_primary, **kwargs)
 
     # --- convenience -----------------------------------------------------
     @property
@@ -146,6 +186,10 @@ class FieldSchema:
     @property
     def is_vector(self) -> bool:
         return self.dtype in VECTOR_TYPES
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.dtype == DataType.SPARSE_FLOAT_VECTOR
 
     @property
     def is_struct_array(self) -> bool:
@@ -173,6 +217,12 @@ class FieldSchema:
             out["nullable"] = True
         if self.default_value is not None:
             out["default_value"] = self.default_value
+        if self.is_partition_key:
+            out["is_partition_key"] = True
+        if self.is_clustering_key:
+            out["is_clustering_key"] = True
+        if self.is_function_output:
+            out["is_function_output"] = True
         if self.struct_schema is not None:
             out["struct_fields"] = [f.to_dict() for f in self.struct_schema.fields]
         return out
@@ -196,14 +246,28 @@ class FieldSchema:
             element_type=None if d.get("element_type") is None else DataType(int(d["element_type"])),
             struct_schema=struct,
             field_id=int(d.get("field_id", 0)),
+            is_partition_key=bool(d.get("is_partition_key", False)),
+            is_clustering_key=bool(d.get("is_clustering_key", False)),
+            is_function_output=bool(d.get("is_function_output", False)),
         )
 
 
 class StructFieldSchema:
-    """The element schema of an Array of Structs field (pymilvus's name)."""
+    """The element schema of an Array of Structs field (pymilvus's name and constructor).
 
-    def __init__(self) -> None:
+    `name` and `max_capacity` are set when it is added with `CollectionSchema.add_struct_field`
+    (pymilvus's way); with `add_field(..., struct_schema=)` the array field carries them.
+    """
+
+    def __init__(self, nullable: bool = False, description: str = "") -> None:
+        if nullable is not False:
+            raise SchemaError("an Array of Structs field cannot be nullable (Milvus's rule)")
+        if not isinstance(description, str):
+            raise SchemaError(f"description must be a string, got {brief(description)}")
         self.fields: list[FieldSchema] = []
+        self.name = ""
+        self.description = description
+        self.max_capacity: int | None = None
 
     def add_field(self, field_name: str, datatype: Any, **kwargs: Any) -> StructFieldSchema:
         self.fields.append(FieldSchema.build(field_name, datatype, **kwargs))
@@ -216,8 +280,16 @@ class StructFieldSchema:
         return f"StructFieldSchema({[f.name for f in self.fields]})"
 
 
+_SCHEMA_KEYWORDS = {"primary_field", "partition_key_field", "clustering_key_field", "check_fields", "functions",
+                    "struct_fields", "enable_namespace"}
+
+
 class CollectionSchema:
-    """A collection's fields and options, as built with `MilvusClient.create_schema()`."""
+    """A collection's fields and options, as built with `MilvusClient.create_schema()`.
+
+    `fields` may hold pymilvus `FieldSchema`s and `struct_fields` pymilvus `StructFieldSchema`s
+    (read by their attributes); `primary_field=` and `clustering_key_field=` name those fields.
+    """
 
     def __init__(
         self,
@@ -227,16 +299,43 @@ class CollectionSchema:
         enable_dynamic_field: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.fields: list[FieldSchema] = list(fields or [])
+        unknown = sorted(set(kwargs) - _SCHEMA_KEYWORDS)
+        if unknown:
+            raise SchemaError(f"CollectionSchema: unknown parameter(s) {unknown}; the parameters are "
+                              f"{sorted(_SCHEMA_KEYWORDS | {'fields', 'description', 'auto_id', 'enable_dynamic_field'})}")
+        if fields is not None and not isinstance(fields, (list, tuple)):
+            raise SchemaError(f"fields must be a list of FieldSchema (from create_field_schema()), got {brief(fields)}")
+        for name in ("auto_id", "enable_dynamic_field"):
+            value = locals()[name]
+            if not isinstance(value, (bool, np.bool_)):
+                raise SchemaError(f"{name} must be True or False, got {brief(value)}")
+        if kwargs.get("enable_namespace"):
+            raise UnsupportedError("enable_namespace (namespaces) is not supported by the engine")
+        check_functions(list(kwargs.get("functions") or []))
+        self.fields: list[FieldSchema] = [field_from_object(f) for f in fields or []]
+        for st in kwargs.get("struct_fields") or []:
+            self.add_struct_field(st)
         self.description = description or ""
         self.auto_id = bool(auto_id)
         self.enable_dynamic_field = bool(enable_dynamic_field)
-        if kwargs.get("primary_field"):
-            self._primary_hint: str | None = kwargs["primary_field"]
-        else:
-            self._primary_hint = None
-        if kwargs.get("partition_key_field"):
-            raise NotImplementedError("partition keys (partition_key_field) are not supported by the engine yet")
+        self.functions: list[Function] = [as_function(fn) for fn in kwargs.get("functions") or []]
+        self._primary_hint: str | None = kwargs.get("primary_field") or None
+        self._clustering_hint: str | None = kwargs.get("clustering_key_field") or None
+        key_hint = kwargs.get("partition_key_field")
+        if key_hint is not None and not isinstance(key_hint, str):
+            raise SchemaError(f"Param partition_key_field must be str type, got {brief(key_hint)}")
+        self._partition_key_hint: str | None = key_hint
+
+    def add_struct_field(self, struct_field_schema: Any) -> CollectionSchema:
+        """pymilvus's way to add an Array of Structs: a `StructFieldSchema` with `name` and `max_capacity` set."""
+        struct, extra = struct_from_object(struct_field_schema)
+        if extra["nullable"]:
+            raise SchemaError(f"Array of Structs field {extra['name']!r} cannot be nullable")
+        self.fields.append(FieldSchema(extra["name"], DataType.ARRAY, extra["description"],
+                                       element_type=DataType.STRUCT, struct_schema=struct,
+                                       max_capacity=extra["max_capacity"],
+                                       **({"mmap_enabled": extra["mmap_enabled"]} if "mmap_enabled" in extra else {})))
+        return self
 
     def add_field(self, field_name: str, datatype: Any, is_primary: bool = False, **kwargs: Any) -> CollectionSchema:
         """Add a field; returns the schema so calls can be chained, as in pymilvus."""
@@ -246,6 +345,12 @@ class CollectionSchema:
         if f.is_primary and f.auto_id:
             self.auto_id = True
         self.fields.append(f)
+        return self
+
+    def add_function(self, function: Any) -> CollectionSchema:
+        """Add a schema function (a BM25 `Function`, ours or pymilvus's); checked by `validate()`."""
+        check_functions([function])
+        self.functions.append(as_function(function))
         return self
 
     # --- lookups ---------------------------------------------------------
@@ -266,7 +371,7 @@ class CollectionSchema:
     def vector_fields(self) -> Iterator[tuple[str, FieldSchema]]:
         """Every vector field as (path, field): top-level names, and `struct[sub]` paths."""
         for f in self.fields:
-            if f.is_vector:
+            if f.is_vector or f.is_sparse:
                 yield f.name, f
             elif f.is_struct_array and f.struct_schema is not None:
                 for sub in f.struct_schema.fields:
@@ -302,6 +407,12 @@ class CollectionSchema:
             if hinted is None:
                 raise SchemaError(f"primary_field {self._primary_hint!r} is not a field of the schema")
             hinted.is_primary = True
+        if self._clustering_hint:
+            hinted = self.field(self._clustering_hint)
+            if hinted is None:
+                raise SchemaError(f"clustering_key_field {self._clustering_hint!r} is not a field of the schema")
+            hinted.is_clustering_key = True
+        _validate_clustering_key([f for f in self.fields if f.is_clustering_key])
         primaries = [f for f in self.fields if f.is_primary]
         if len(primaries) != 1:
             names = [f.name for f in primaries]
@@ -319,7 +430,7 @@ class CollectionSchema:
                 raise SchemaError(f"field name {f.name!r} is reserved for the dynamic field")
             seen.add(f.name)
             _validate_field(f)
-            if f.is_vector:
+            if f.is_vector or f.is_sparse:
                 n_vectors += 1
             if f.is_struct_array and f.struct_schema is not None:
                 n_vectors += sum(1 for s in f.struct_schema.fields if s.is_vector)
@@ -341,8 +452,12 @@ class CollectionSchema:
             if f.auto_id and not f.is_primary:
                 raise SchemaError(f"field {f.name!r}: auto_id is only allowed on the primary key")
         self.auto_id = pk.auto_id
+        from engine.partition_keys import check_schema
+
+        check_schema(self, getattr(self, "_partition_key_hint", None))
         for i, f in enumerate(self.fields):
             f.field_id = FIRST_FIELD_ID + i
+        validate_functions(self)
 
     # --- serialisation ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -351,6 +466,7 @@ class CollectionSchema:
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "enable_dynamic_field": self.enable_dynamic_field,
+            **({"functions": [fn.to_dict() for fn in self.functions]} if self.functions else {}),
         }
 
     def to_json(self) -> str:
@@ -358,13 +474,19 @@ class CollectionSchema:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollectionSchema:
-        s = cls(
-            fields=[FieldSchema.from_dict(f) for f in d["fields"]],
-            description=d.get("description", ""),
-            auto_id=d.get("auto_id", False),
-            enable_dynamic_field=d.get("enable_dynamic_field", False),
-        )
-        return s
+        """The schema `to_dict` gave (a `describe_collection` result works too); SchemaError if malformed."""
+        try:
+            return cls(
+                fields=[FieldSchema.from_dict(f) for f in d["fields"]],
+                description=d.get("description", ""),
+                auto_id=d.get("auto_id", False),
+                enable_dynamic_field=d.get("enable_dynamic_field", False),
+                functions=[Function.from_dict(fn) for fn in d.get("functions") or []],
+            )
+        except SchemaError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise SchemaError(f"the schema dict {brief(d)} is malformed: {type(e).__name__} {e}") from None
 
     def arrow_schema(self) -> pa.Schema:
         """Arrow schema of a segment: one column per field, plus `$meta` when dynamic."""
@@ -390,6 +512,8 @@ def arrow_type_of(f: FieldSchema) -> pa.DataType:
         return pa.list_(pa.uint16(), dim)  # raw bfloat16 bits
     if f.dtype == DataType.BINARY_VECTOR:
         return pa.binary(dim // 8)
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return SPARSE_ARROW_TYPE
     if f.dtype == DataType.ARRAY:
         if f.element_type == DataType.STRUCT:
             assert f.struct_schema is not None
@@ -399,15 +523,38 @@ def arrow_type_of(f: FieldSchema) -> pa.DataType:
     raise SchemaError(f"field {f.name!r}: data type {f.dtype.name} is not supported by the engine")
 
 
+CLUSTERING_KEY_TYPES = INTEGER_TYPES | {DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.FLOAT_VECTOR}
+
+
+def _validate_clustering_key(keys: list[FieldSchema]) -> None:
+    """Milvus's rules: at most one clustering key, of a numeric, VARCHAR or FLOAT_VECTOR field."""
+    if len(keys) > 1:
+        raise SchemaError(f"only one field can be the clustering key; found {[f.name for f in keys]}")
+    for f in keys:
+        if f.dtype not in CLUSTERING_KEY_TYPES:
+            raise SchemaError(f"field {f.name!r}: a clustering key must be INT8, INT16, INT32, INT64, FLOAT, DOUBLE, "
+                              f"VARCHAR or FLOAT_VECTOR, not {f.dtype.name}")
+
+
+def _validate_text_params(f: FieldSchema) -> None:
+    """enable_analyzer / enable_match / analyzer_params: VARCHAR fields only; match needs the analyzer."""
+    given = [k for k in ("enable_analyzer", "enable_match", "analyzer_params", "multi_analyzer_params") if k in f.params]
+    if given and f.dtype != DataType.VARCHAR:
+        raise SchemaError(f"field {f.name!r}: {given} apply to VARCHAR fields only, not {f.dtype.name}")
+    if f.params.get("enable_match") == "true" and f.params.get("enable_analyzer") != "true":
+        raise SchemaError(f"field {f.name!r}: enable_match=True needs enable_analyzer=True (text match runs on the "
+                          "analyzer's tokens)")
+
+
 def _validate_dim(f: FieldSchema) -> None:
     dim = f.params.get("dim")
     if dim is None:
         raise SchemaError(f"vector field {f.name!r} needs dim=")
     if isinstance(dim, bool) or not isinstance(dim, int):
-        try:
-            dim = int(dim)
-        except (TypeError, ValueError):
-            raise SchemaError(f"vector field {f.name!r}: dim must be an integer, got {dim!r}") from None
+        # Milvus takes type params as text: an int, or a string of ASCII digits (never 4.5 read as 4)
+        if not isinstance(dim, str) or not re.fullmatch(r"[0-9]{1,6}", dim.strip()):
+            raise SchemaError(f"vector field {f.name!r}: dim must be an integer, got {brief(dim)}")
+        dim = int(dim)
         f.params["dim"] = dim
     if f.dtype == DataType.BINARY_VECTOR:
         if dim <= 0 or dim % 8 or dim > MAX_BINARY_DIM:
@@ -435,12 +582,16 @@ def _validate_capacity(f: FieldSchema) -> None:
 
 
 def _validate_field(f: FieldSchema) -> None:
-    if f.is_partition_key:
-        raise NotImplementedError(f"field {f.name!r}: partition keys (is_partition_key) are not supported yet")
+    _validate_text_params(f)
     if f.dtype == DataType.STRING:
         raise SchemaError(f"field {f.name!r}: use DataType.VARCHAR (with max_length) instead of STRING")
-    if f.dtype in (DataType.SPARSE_FLOAT_VECTOR, DataType.INT8_VECTOR, DataType.GEOMETRY, DataType.TEXT):
-        raise NotImplementedError(f"field {f.name!r}: data type {f.dtype.name} is not supported by the engine yet")
+    check_text_params(f)
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        if f.nullable or f.default_value is not None or f.params.get("dim") is not None:
+            raise SchemaError(f"sparse vector field {f.name!r} takes no dim and cannot be nullable or have a default")
+        return
+    if f.dtype in (DataType.INT8_VECTOR, DataType.TEXT):
+        raise UnsupportedError(f"field {f.name!r}: data type {f.dtype.name} is not supported by the engine yet")
     if f.dtype in (DataType.NONE, DataType.UNKNOWN, DataType.STRUCT):
         raise SchemaError(
             f"field {f.name!r}: data type {f.dtype.name} cannot be used for a field"
@@ -490,8 +641,14 @@ def _validate_array(f: FieldSchema) -> None:
                 )
             if sub.is_primary or sub.auto_id:
                 raise SchemaError(f"struct sub-field {path!r} cannot be a primary key")
+            if sub.is_partition_key or sub.is_clustering_key:
+                raise SchemaError(f"struct sub-field {path!r} cannot be a partition key or a clustering key")
+            _validate_text_params(sub)
             if sub.nullable or sub.default_value is not None:
                 raise SchemaError(f"struct sub-field {path!r} cannot be nullable or have a default value")
+            if any(k in sub.params for k in ("enable_analyzer", "enable_match", "analyzer_params")):
+                raise SchemaError(f"struct sub-field {path!r}: text analysis (enable_analyzer, enable_match) applies "
+                                  "to top-level VARCHAR fields only")
             if sub.dtype == DataType.FLOAT_VECTOR:
                 _validate_dim(sub)
             if sub.dtype == DataType.VARCHAR:
@@ -510,7 +667,7 @@ def _validate_array(f: FieldSchema) -> None:
 
 def _validate_default(f: FieldSchema) -> None:
     v = f.default_value
-    where = f"field {f.name!r}: default_value {v!r}"
+    where = f"field {f.name!r}: default_value {reprlib.repr(v)}"
     if f.dtype == DataType.BOOL:
         if not isinstance(v, bool):
             raise SchemaError(f"{where} is not a bool")
@@ -521,17 +678,34 @@ def _validate_default(f: FieldSchema) -> None:
         if not lo <= v <= hi:
             raise SchemaError(f"{where} is out of range for {f.dtype.name}")
     elif f.dtype in NUMERIC_TYPES:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SchemaError(f"{where} is not a finite number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SchemaError(f"{where} is not a number")
+        limit = FLOAT32_MAX if f.dtype == DataType.FLOAT else sys.float_info.max
+        if not (-limit <= v <= limit):  # compares ints exactly; false for NaN
+            raise SchemaError(f"{where} is not a finite number in the {f.dtype.name} range")
     elif f.dtype == DataType.VARCHAR:
         if not isinstance(v, str):
             raise SchemaError(f"{where} is not a string")
-        if len(v.encode()) > int(f.params["max_length"]):
+        try:
+            n = len(v.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise SchemaError(f"{where} is not valid Unicode (it holds a lone surrogate)") from None
+        if n > int(f.params["max_length"]):
             raise SchemaError(f"{where} is longer than max_length {f.params['max_length']}")
     elif f.dtype == DataType.JSON:
         try:
-            json.dumps(v)
-        except (TypeError, ValueError):
-            raise SchemaError(f"{where} is not JSON-serialisable") from None
+            dump_json(v)
+        except DataError as e:
+            raise SchemaError(f"{where}: {e.message}") from None
+    elif f.dtype == DataType.TIMESTAMPTZ:
+        try:
+            parse_timestamp(v, None)  # an ISO 8601 string with its offset, as Milvus documents
+        except TimeValueError as e:
+            raise SchemaError(f"{where}: {e}") from None
+    elif f.dtype == DataType.GEOMETRY:
+        try:
+            parse_wkt(v)
+        except GeometryValueError as e:
+            raise SchemaError(f"{where}: {e}") from None
     else:
         raise SchemaError(f"field {f.name!r}: type {f.dtype.name} does not take a default value")

@@ -68,7 +68,8 @@ INTEGER_RANGES: dict[DataType, tuple[int, int]] = {
     DataType.INT64: (-(2**63), 2**63 - 1),
 }
 
-# Arrow storage of scalar types. JSON is stored as its UTF-8 text.
+# Arrow storage of scalar types. JSON is stored as its UTF-8 text, TIMESTAMPTZ as microseconds since
+# the epoch in UTC (engine/timestamptz.py), GEOMETRY as WKB (engine/geometry.py).
 SCALAR_ARROW_TYPES: dict[DataType, pa.DataType] = {
     DataType.BOOL: pa.bool_(),
     DataType.INT8: pa.int8(),
@@ -79,6 +80,8 @@ SCALAR_ARROW_TYPES: dict[DataType, pa.DataType] = {
     DataType.DOUBLE: pa.float64(),
     DataType.VARCHAR: pa.string(),
     DataType.JSON: pa.string(),
+    DataType.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    DataType.GEOMETRY: pa.binary(),
 }
 
 # Name of the Arrow column that holds the dynamic field (a JSON object per row).
@@ -87,8 +90,10 @@ DYNAMIC_FIELD = "$meta"
 FLOAT_METRICS = frozenset({"L2", "IP", "COSINE"})
 BINARY_METRICS = frozenset({"HAMMING", "JACCARD"})
 MAX_SIM_METRICS = frozenset({"MAX_SIM_COSINE", "MAX_SIM_IP", "MAX_SIM_L2"})
+# SPARSE_FLOAT_VECTOR fields: IP on vectors given by the user, BM25 on a BM25 function's output.
+SPARSE_METRICS = frozenset({"IP", "BM25"})
 # Metrics where a larger distance value means a closer match.
-SIMILARITY_METRICS = frozenset({"IP", "COSINE", "MAX_SIM_COSINE", "MAX_SIM_IP"})
+SIMILARITY_METRICS = frozenset({"IP", "COSINE", "MAX_SIM_COSINE", "MAX_SIM_IP", "BM25"})
 
 
 def larger_is_closer(metric: str) -> bool:

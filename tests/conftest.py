@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,13 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _private_query_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with an empty query-vector cache of its own (`workbench search` keeps one in the
+    user cache folder): a vector cached by an earlier run must not hide a model that fails to load."""
+    monkeypatch.setenv("WORKBENCH_QUERY_CACHE", str(tmp_path_factory.mktemp("query-vectors")))
 
 
 @pytest.fixture
@@ -77,6 +85,30 @@ def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 REQUIRE_SERVER = os.environ.get("WORKBENCH_REQUIRE_MILVUS_SERVER") == "1"
 
 
+def stop_orphaned_test_servers() -> None:
+    """Kill embedded Milvus servers left by test sessions that were themselves killed (SIGKILL, a timeout):
+    their parent is gone (init adopted them) and they run from a pytest temporary folder. Left running, one
+    holds the ports and the next session's server never starts."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        exe = cmd[0].decode(errors="replace") if cmd else ""
+        if ppid == 1 and "/pytest-of-" in exe and "/milvus-server" in exe and exe.endswith("/bin/milvus"):
+            print(f"stopping an orphaned test Milvus server: pid {d.name} ({exe})", file=sys.stderr)
+            try:
+                os.kill(int(d.name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URI of a real Milvus server.
@@ -92,6 +124,7 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     reason = None
     server = None
+    stop_orphaned_test_servers()
     try:
         from milvus import MilvusServer  # type: ignore[import-untyped]
 

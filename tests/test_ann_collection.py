@@ -32,7 +32,7 @@ def indexed(client: MilvusClient) -> tuple[MilvusClient, np.ndarray, np.ndarray]
     ip = client.prepare_index_params()
     ip.add_index("vec", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 100})
     client.create_collection("c", schema=s, index_params=ip)
-    client._db.get("c").seal_rows = 1500  # 1,000-row batches: three sealed segments of 2,000
+    client.alter_collection_properties("c", {"engine.seal_rows": 1500})  # 1,000-row batches: three sealed segments of 2,000
     vecs = embedding_like(N, DIM, seed=11)
     buckets = np.arange(N) % 1000
     for start in range(0, N, 1000):
@@ -99,7 +99,7 @@ def test_index_survives_reopen_and_drop(db_path: Path, indexed: tuple) -> None:
 def test_create_index_on_existing_data_yields_progress(client: MilvusClient) -> None:
     client.create_collection("p", dimension=16)
     client.drop_index("p", "vector")
-    client._db.get("p").seal_rows = 250
+    client.alter_collection_properties("p", {"engine.seal_rows": 250})
     vecs = embedding_like(1000, 16, seed=3)
     for start in range(0, 1000, 250):
         client.insert("p", [{"id": i, "vector": vecs[i]} for i in range(start, start + 250)])
@@ -145,15 +145,16 @@ def test_compaction_merges_and_purges_while_searching(indexed: tuple) -> None:
     t = threading.Thread(target=searcher)
     t.start()
     segs_before = client.list_persistent_segments("c")
-    job = client.compact("c", target_size=N)
+    job = client.compact("c")
     stop.set()
     t.join()
     assert not errors
     assert client.get_compaction_state(job) == "Completed"
     segs_after = client.list_persistent_segments("c")
-    assert sum(s.deleted_rows for s in segs_after) == 0 and len(segs_after) < len(segs_before)
+    assert sum(s.deleted_rows for s in segs_before) == 1500 and len(segs_before) == 1
+    assert sum(s.deleted_rows for s in segs_after) == 0
     assert sum(s.num_rows for s in segs_after) == len(live)
-    assert len(segs_after) == 1 and sorted(segs_after[0].compaction_from) == [1, 2, 3]
+    assert len(segs_after) == 1 and segs_after[0].compaction_from == [segs_before[0].segment_id]
     assert all(s.index_states == {"vec": "Finished"} for s in segs_after)
     got = [[h["id"] for h in r] for r in client.search("c", data=q, limit=5, search_params={"params": {"ef": 128}})]
     assert got == expected
@@ -177,8 +178,8 @@ def test_group_by_and_range_and_iterator(indexed: tuple) -> None:
 
 def test_inspection_data(indexed: tuple) -> None:
     client, _, _ = indexed
-    stats = client.index_stats("c", "vec")
-    assert len(stats) == 3 and all(s["memory_bytes"] > 0 for s in stats)
+    stats = client.index_stats("c", "vec")  # the three sealed segments were merged into one, its graph extended
+    assert len(stats) == 1 and stats[0]["rows"] == N and all(s["memory_bytes"] > 0 for s in stats)
     assert all(s["level_counts"][0] == s["rows"] for s in stats)
     points = client.recall_check("c", "vec", k=10, ef_values=(16, 128), n_queries=20)
     assert [p.ef for p in points] == [16, 128] and points[1].recall >= 0.95 and points[1].p50_ms > 0

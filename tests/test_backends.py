@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -166,7 +167,8 @@ def test_embedded_capabilities(embedded: EmbeddedBackend) -> None:
     caps = embedded.capabilities
     for feat in ("struct_arrays", "max_sim", "segments", "index_progress", "float16_vectors", "segment_export"):
         assert caps.supports(feat) and caps.why_not(feat) is None
-    assert not caps.supports("sparse_vectors") and "engine" in (caps.why_not("sparse_vectors") or "")
+    assert caps.supports("sparse_vectors") and caps.supports("full_text")  # engine/fulltext (issue 14)
+    assert not caps.supports("int8_vectors") and "engine" in (caps.why_not("int8_vectors") or "")
     with pytest.raises(KeyError):
         caps.supports("teleportation")
 
@@ -370,6 +372,34 @@ def test_a_password_in_the_uri_moves_to_the_secret_store(tmp_path: Path) -> None
         store.save(Connection("srv", kind="milvus", uri="https://bob:x@h:1"), secret="y")
 
 
+@pytest.mark.parametrize("uri, saved, user, password, port", [
+    ("https://root:pw@[::1]:19531", "https://[::1]:19531", "root", "pw", 19531),
+    ("https://bob:p:w@x@[fe80::1]:19530/db?a=1", "https://[fe80::1]:19530/db?a=1", "bob", "p:w@x", 19530),
+    ("http://alice@[2001:db8::5]", "http://[2001:db8::5]", "alice", "", None),
+    ("https://carol:s3cret@Milvus.Example:443", "https://Milvus.Example:443", "carol", "s3cret", 443),
+])
+def test_uris_with_ipv6_hosts_and_credentials_round_trip(tmp_path: Path, uri: str, saved: str, user: str,
+                                                         password: str, port: int | None) -> None:
+    """The user info leaves the URI (the password for the secret store), and the host stays as written:
+    an IPv6 literal keeps its brackets (it used to be saved as `https://::1:19531`)."""
+    store = ConnectionStore(tmp_path / "c.json", MemorySecretStore())
+    conn = store.save(Connection("v6", kind="milvus", uri=uri))
+    assert (conn.uri, conn.user, conn.has_secret) == (saved, user, bool(password))
+    if password:
+        assert password not in store.path.read_text()
+    spec = store.spec("v6")
+    assert (spec.uri, spec.user, spec.password) == (saved, user, password)
+    assert urlsplit(spec.uri).port == port
+
+
+def test_a_uri_that_cannot_be_parsed_is_refused_without_showing_its_password(tmp_path: Path) -> None:
+    store = ConnectionStore(tmp_path / "c.json", MemorySecretStore())
+    with pytest.raises(ConnectionSettingsError, match="cannot be parsed") as info:
+        store.save(Connection("v6", kind="milvus", uri="https://root:hunter2pw@[::1:19531"))
+    assert "hunter2pw" not in str(info.value)
+    assert not store.path.exists()
+
+
 def test_connections_are_validated(tmp_path: Path) -> None:
     store = ConnectionStore(tmp_path / "c.json", MemorySecretStore())
     with pytest.raises(ConnectionSettingsError, match="kind"):
@@ -378,6 +408,8 @@ def test_connections_are_validated(tmp_path: Path) -> None:
         store.save(Connection("x", kind="milvus", uri="milvus.example:19530"))
     with pytest.raises(ConnectionSettingsError, match="name"):
         store.save(Connection("a/b", kind="embedded", uri="x"))
+    with pytest.raises(ConnectionSettingsError, match="name"):  # `$` would let the newline through
+        store.save(Connection("prod\n", kind="embedded", uri="x"))
 
 
 def test_keyring_store_with_an_injected_backend(tmp_path: Path) -> None:
@@ -546,7 +578,7 @@ def test_nullable_fields_follow_the_server_version() -> None:
     with_null, _ = template_schema(images_template(), 8, milvus_capabilities("v2.6.4", lite=False))
     without, _ = template_schema(images_template(), 8, old)
     nullable = {f["name"] for f in with_null["fields"] if f.get("nullable")}
-    assert nullable == {"taken_at", "camera"}
+    assert nullable == {"taken_at", "camera", "phash", "duplicate_of"}  # VARCHARs that may be missing
     assert not any(f.get("nullable") for f in without["fields"])
     assert nullable <= blank_varchar_fields(without) and not nullable & blank_varchar_fields(with_null)
 
@@ -566,3 +598,13 @@ def test_search_in_partitions(backend: Backend) -> None:
                                    Ranker(), limit=3, partitions=["near"])[0]
     assert [h["id"] for h in hybrid] == ["n1"]
     backend.drop_collection(name)
+
+
+def test_sidecar_collection_names_are_matched_in_full() -> None:
+    """The collection name names the metadata sidecar file: `$` used to let "photos\\n" through."""
+    from workbench.templates import CollectionError, check_collection_name
+
+    assert check_collection_name("photos_1") == "photos_1"
+    for bad in ("photos\n", "1x", "a b", "a" * 256):
+        with pytest.raises(CollectionError, match="invalid"):
+            check_collection_name(bad)

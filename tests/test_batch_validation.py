@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import DataType, MilvusClient
-from engine.errors import DataError, PrimaryKeyError
+from engine.errors import DataError
 
 
 @pytest.fixture
@@ -75,13 +75,16 @@ def test_defaults_and_nulls(coll: MilvusClient) -> None:
     assert got == [{"id": 0, "n8": None, "score": 0.5, "meta": None}]
 
 
-def test_existing_primary_key_needs_upsert(coll: MilvusClient) -> None:
+def test_inserting_an_existing_primary_key_replaces_the_entity(coll: MilvusClient) -> None:
+    """Milvus accepts an insert of a key that exists; the engine keeps one entity per key: the new row
+    (what Milvus Lite returns, and what a Milvus server's search finds)."""
     coll.insert("c", [good(0)])
-    with pytest.raises(PrimaryKeyError, match="primary key 0 already exists.*use upsert"):
-        coll.insert("c", [good(5), good(0)])
-    assert coll.query("c", output_fields=["count(*)"])[0]["count(*)"] == 1
-    coll.upsert("c", [{**good(0), "title": "new"}])
+    assert coll.insert("c", [good(5), {**good(0), "title": "new"}]) == {"insert_count": 2, "ids": [5, 0], "cost": 0}
+    assert coll.query("c", output_fields=["count(*)"])[0]["count(*)"] == 2
     assert coll.get("c", ids=0, output_fields=["title"]) == [{"id": 0, "title": "new"}]
+    with pytest.raises(DataError, match="duplicate primary key 7"):  # a batch that contradicts itself
+        coll.insert("c", [good(7), good(7)])
+    assert coll.query("c", output_fields=["count(*)"])[0]["count(*)"] == 2
 
 
 def test_auto_id_rejects_supplied_key(client: MilvusClient) -> None:

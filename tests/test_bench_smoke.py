@@ -148,3 +148,86 @@ def test_help_runs_as_a_script() -> None:
                        text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "--report-from" in p.stdout
+
+
+def test_bench_documents_writes_its_section_and_keeps_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """bench/bench_documents.py: the corpus it makes, and its section of docs/benchmarks.md (the real
+    benchmark runs the text model for minutes; only its writing and data are checked here)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    mod = _load("bench_documents_under_test", ROOT / "bench" / "bench_documents.py")
+    docs, nbytes = mod.make_corpus(tmp_path / "c", 6)
+    assert len(docs) == 6 and nbytes > 0 and all(3 <= len(p) <= 12 for p in docs)
+    assert sorted(p.suffix for p in (tmp_path / "c").iterdir()) == [".html", ".html", ".md", ".md", ".txt", ".txt"]
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\nother engineer's text\n")
+    monkeypatch.setattr(mod, "DOC", out)
+    mod.write_docs("| m | cpu | 128 | 6 | 40 | 1 | 2 | 3 | 0.5 | 9 / 9 | 4 | 5 | `cmd` |", "machine A")
+    mod.write_docs("| m | cpu | 64 | 6 | 80 | 1 | 2 | 3 | 0.5 | 4 | 5 | `cmd2` |", "machine B")
+    mod.write_docs("| m | cpu | 128 | 6 | 41 | 1 | 2 | 3 | 0.5 | 4 | 5 | `cmd3` |", "machine C")
+    text = out.read_text()
+    assert "other engineer's text" in text and text.count(mod.START) == 1 and "machine C" in text
+    assert "`cmd2`" in text and "`cmd3`" in text and "`cmd` |" not in text  # same model/device/tokens: replaced
+# ----------------------------------------------------------------------------- bench/bench_scale.py
+
+
+@pytest.fixture(scope="module")
+def scale_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One tiny bench_scale run (every part but Milvus Lite), its section and `--json` dump."""
+    pytest.importorskip("hnswlib")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    scale = _load("bench_scale_under_test", ROOT / "bench" / "bench_scale.py")
+    tmp_path = tmp_path_factory.mktemp("scale")
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\n<!-- engine-bench:start -->\nthe one-segment section\n<!-- engine-bench:end -->\n")
+    R = scale.main([
+        "--n", "3000", "--dim", "16", "--sizes", "1500,3000", "--queries", "20", "--efs", "16,64",
+        "--sweep-reps", "1", "--spawn-runs", "1", "--write-rows", "1500", "--rss-n", "1000", "--rss-dim", "16",
+        "--rss-runs", "1", "--parts", "growth,layers,spawn,write,rss",
+        "--workdir", str(tmp_path / "work"), "--out", str(out), "--json", str(tmp_path / "results.json"),
+    ])
+    return {"scale": scale, "dir": tmp_path, "out": out, "R": R, "json": tmp_path / "results.json"}
+
+
+def test_bench_scale_smoke(scale_run: dict) -> None:
+    text = scale_run["out"].read_text()
+    assert "the one-segment section" in text  # the other section is kept
+    assert text.count("<!-- engine-scale:start -->") == 1 and text.count("<!-- engine-scale:end -->") == 1
+    section = text.split("<!-- engine-scale:start -->", 1)[1]
+    for heading in ("## Scale: default ingestion", "### Setup", "### Goals", "### Growth", "### Write while searching",
+                    "### Spawn to first result, and memory", "### Where the time goes"):
+        assert heading in section, heading
+    assert "### Parts that failed" not in section, section.split("### Parts that failed", 1)[-1]
+    for goal in ("p50 latency at recall@10", "insert + flush + index", "growth of p50", "disk after flush",
+                 "process spawn → first result", "RSS after open + 50 queries", "p95 search latency while"):
+        assert goal in section, goal
+    R = scale_run["R"]
+    assert [s["n"] for s in R["growth"]] == [1500, 3000]
+    assert R["write"]["segments_after"]  # the writer flushed
+    for name in ("benchmarks-scale-growth.svg", "benchmarks-scale-recall.svg"):
+        svg = (scale_run["dir"] / name).read_text()
+        assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert not (scale_run["dir"] / "work").exists()
+
+
+def test_bench_scale_report_from(scale_run: dict, tmp_path: Path) -> None:
+    """--report-from merges dumps and rebuilds the section, running nothing."""
+    import json
+
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\nother text\n")
+    d = json.loads(scale_run["json"].read_text())
+    rss_only = {k: d[k] for k in ("commands", "args", "facts", "model", "dim", "engine_defaults", "load_start",
+                                  "load_end", "generated", "total_s", "rss")}
+    rss_only["commands"] = ["python bench/bench_scale.py --parts rss"]
+    (tmp_path / "rss.json").write_text(json.dumps(rss_only))
+    scale_run["scale"].main(["--report-from", str(scale_run["json"]), str(tmp_path / "rss.json"), "--out", str(out)])
+    text = out.read_text()
+    assert "other text" in text and "Report re-rendered" in text
+    assert "python bench/bench_scale.py --parts rss" in text
+    live = scale_run["out"].read_text().split("### Goals", 1)[1].split("###", 1)[0]
+    for row in live.strip().splitlines():
+        assert row in text, row  # the same goals...
+    assert "(earlier run of the RSS part" in text  # ...and the first dump's RSS part noted as an earlier run

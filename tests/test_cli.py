@@ -35,6 +35,12 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"db": db, "photos": photos, "docs": docs, "ckpt": tiny_checkpoint, "root": root}
 
 
+@pytest.fixture(autouse=True)
+def _own_query_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's searches embed their queries (no vectors cached by an earlier test or run)."""
+    monkeypatch.setenv("WORKBENCH_QUERY_CACHE", str(tmp_path / "query-vectors"))
+
+
 def run(*args: str) -> tuple[int, str, str]:
     r = CliRunner().invoke(cli, list(args))
     return r.exit_code, r.stdout, r.stderr

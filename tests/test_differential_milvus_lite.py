@@ -485,20 +485,28 @@ def test_row_count_after_delete_is_live_rows_on_both(both: tuple[SimpleNamespace
 
 
 # --- documented differences ------------------------------------------------------------------------------
-def test_difference_duplicate_pk_insert(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
-    """The engine refuses an insert whose key exists ("use upsert"); Milvus Lite 3.x accepts it and the
-    new row replaces the old one (a Milvus server keeps both until compaction)."""
-    eng, lite = both
+def test_duplicate_pk_insert_replaces_on_both(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """Inserting a key that exists is accepted by both, and every read then sees the new row only:
+    count(*), query by id, get and search (a Milvus server keeps both rows until compaction: count(*)
+    counts both and query may answer with the old one; docs/engine.md)."""
     name = fresh("dup")
-    for api in both:
-        api.client.create_collection(name, dimension=2)
-        api.client.insert(name, [{"id": 1, "vector": [1.0, 0.0], "v": "old"}])
-    msg = raises(lambda: eng.client.insert(name, [{"id": 1, "vector": [0.0, 1.0], "v": "new"}]))
-    assert msg is not None and "upsert" in msg
-    assert raises(lambda: lite.client.insert(name, [{"id": 1, "vector": [0.0, 1.0], "v": "new"}])) is None
-    assert lite.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"] == 1
-    assert [r["v"] for r in lite.client.query(name, filter="id == 1", output_fields=["v"])] == ["new"]
-    assert [r["v"] for r in eng.client.query(name, filter="id == 1", output_fields=["v"])] == ["old"]
+
+    def run(api: SimpleNamespace) -> tuple[Any, ...]:
+        c = api.client
+        c.create_collection(name, dimension=2, metric_type="L2")
+        c.insert(name, [{"id": 1, "vector": [1.0, 0.0], "v": "old"}, {"id": 2, "vector": [5.0, 5.0], "v": "two"}])
+        res = c.insert(name, [{"id": 1, "vector": [0.0, 1.0], "v": "new"}])
+        count = c.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        by_id = [r["v"] for r in c.query(name, filter="id == 1", output_fields=["v"])]
+        got = [r["v"] for r in c.get(name, ids=[1], output_fields=["v"])]
+        hits = c.search(name, [[0.0, 1.0]], limit=1, output_fields=["v"])[0]
+        old = c.search(name, [[1.0, 0.0]], limit=2, output_fields=["v"])[0]
+        return ((res["insert_count"], res["ids"]), count, by_id, got, [(h["id"], h["entity"]["v"], round(h["distance"], 5)) for h in hits],
+                [h["entity"]["v"] for h in old])
+
+    e, lite = same(both, run)
+    assert e == lite
+    assert e[1:] == (2, ["new"], ["new"], [(1, "new", 0.0)], ["new", "two"])
 
 
 def test_difference_search_without_output_fields(both: tuple[SimpleNamespace, SimpleNamespace], dataset: str) -> None:
@@ -532,17 +540,26 @@ def test_hit_key_is_primary_field_name_on_both(both: tuple[SimpleNamespace, Simp
     assert lh["pk"] == eh["pk"] == "a"
 
 
-def test_difference_search_on_released_collection(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
-    eng, lite = both
+def test_reads_of_a_released_collection_refused_by_both(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """search, query and get refuse a released collection on both ("load it first"); load restores them;
+    get_collection_stats and describe_collection still answer."""
     name = fresh("rel")
-    for api in both:
-        api.client.create_collection(name, dimension=2)
-        api.client.insert(name, [{"id": 1, "vector": [1.0, 0.0]}])
-        api.client.release_collection(name)
-    assert raises(lambda: lite.client.search(name, data=[[1.0, 0.0]], limit=1)) is not None
-    assert [h.id for h in eng.client.search(name, data=[[1.0, 0.0]], limit=1)[0]] == [1]
-    lite.client.load_collection(name)
-    assert [h.id for h in lite.client.search(name, data=[[1.0, 0.0]], limit=1)[0]] == [1]
+
+    def run(api: SimpleNamespace) -> tuple[Any, ...]:
+        c = api.client
+        c.create_collection(name, dimension=2)
+        c.insert(name, [{"id": 1, "vector": [1.0, 0.0]}])
+        c.release_collection(name)
+        refused = [raises(lambda: c.search(name, data=[[1.0, 0.0]], limit=1)) is not None,
+                   raises(lambda: c.query(name, filter="id > 0")) is not None,
+                   raises(lambda: c.get(name, ids=[1])) is not None]
+        state = str(c.get_load_state(name)["state"])
+        stats = c.get_collection_stats(name)["row_count"]
+        c.load_collection(name)
+        return refused, state, stats, [h["id"] for h in c.search(name, data=[[1.0, 0.0]], limit=1)[0]]
+
+    e, lite = same(both, run)
+    assert e == lite == ([True, True, True], "NotLoad", 1, [1])
 
 
 def test_difference_upsert_without_a_dynamic_key(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
@@ -583,8 +600,8 @@ def test_difference_delete_return_value(both: tuple[SimpleNamespace, SimpleNames
     for api in both:
         api.client.create_collection(name, dimension=2)
         api.client.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(5)])
-    assert eng.client.delete(name, ids=[1, 99]) == {"delete_count": 1}
-    assert eng.client.delete(name, filter="id == 2") == {"delete_count": 1}
+    assert eng.client.delete(name, ids=[1, 99]) == {"delete_count": 1, "cost": 0}
+    assert eng.client.delete(name, filter="id == 2") == {"delete_count": 1, "cost": 0}
     assert list(lite.client.delete(name, ids=[1, 99])) == [1, 99]
     assert list(lite.client.delete(name, filter="id == 2")) == [2]
 
@@ -835,21 +852,6 @@ def test_difference_unbounded_query(both: tuple[SimpleNamespace, SimpleNamespace
     assert len(lite.client.query(dataset, filter="", output_fields=["id"])) == N
 
 
-def test_difference_partial_update_upsert(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
-    """upsert(partial_update=True) (merge mode): Milvus Lite 3.x merges the given fields into the row; the
-    engine raises NotImplementedError (it upserts whole rows only; docs/engine.md)."""
-    eng, lite = both
-    name = fresh("merge")
-    for api in both:
-        api.client.create_collection(name, dimension=2)
-        api.client.insert(name, [{"id": 1, "vector": [1.0, 0.0], "a": 1, "b": 2}])
-    with pytest.raises(NotImplementedError, match="partial_update"):
-        eng.client.upsert(name, [{"id": 1, "vector": [1.0, 0.0], "a": 5}], partial_update=True)
-    lite.client.upsert(name, [{"id": 1, "vector": [1.0, 0.0], "a": 5}], partial_update=True)
-    row = lite.client.get(name, ids=[1])[0]
-    assert (row["a"], row["b"]) == (5, 2)
-
-
 @pytest.mark.parametrize("group_field", ["b", "i8"])
 def test_grouping_search_matches(both: tuple[SimpleNamespace, SimpleNamespace], dataset: str,
                                  group_field: str) -> None:
@@ -911,3 +913,132 @@ def test_difference_describe_collection_omits_descriptions_and_array_max_length(
     row = {"id": 1, "v": [1.0, 0.0], "tags": ["toolong"]}
     assert raises(lambda: eng.client.insert(name, [row])) is not None
     assert raises(lambda: lite.client.insert(name, [row])) is None
+
+
+# --- bad input (issue 10, parts 3 and 9; tests/test_api_fuzz.py fuzzes the engine alone) ----------------
+def _count(api: SimpleNamespace, name: str) -> int:
+    return int(api.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+
+def _small(both: tuple[SimpleNamespace, SimpleNamespace], prefix: str, metric: str = "COSINE") -> str:
+    name = fresh(prefix)
+    for api in both:
+        api.client.create_collection(name, dimension=2, metric_type=metric, consistency_level="Strong")
+        api.client.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(1, 31)])
+    return name
+
+
+@pytest.mark.parametrize("name", ["_x", "X9_y", "abc", "a" * 255])
+def test_names_the_engine_accepts_milvus_lite_accepts(both: tuple[SimpleNamespace, SimpleNamespace],
+                                                      name: str) -> None:
+    """Milvus's naming rules, which the engine applies, are narrower than Milvus Lite's: what one takes, both do."""
+    for api in both:
+        if api.client.has_collection(name):
+            api.client.drop_collection(name)
+        api.client.create_collection(name, dimension=2)
+        api.client.create_partition(name, "2024-p")
+        assert "2024-p" in api.client.list_partitions(name)
+        api.client.drop_collection(name)
+
+
+def test_names_too_long_refused_by_both(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    for api in both:
+        assert raises(lambda api=api: api.client.create_collection("a" * 256, dimension=2))
+        assert not api.client.has_collection("a" * 256)
+
+
+@pytest.mark.parametrize("name", ["x\n", "1abc", "a-b", "a b", " a", "é", "a$b"])
+def test_difference_names_milvus_lite_accepts(both: tuple[SimpleNamespace, SimpleNamespace], name: str) -> None:
+    """Milvus Lite 3.x takes any collection name; the engine follows a Milvus server
+    (validateCollectionNameOrAlias: a letter or '_', then letters, digits and '_', matched in full), so
+    a name with a trailing newline, a space, a leading digit or a non-ASCII letter is refused."""
+    eng, lite = both
+    assert "collection name" in (raises(lambda: eng.client.create_collection(name, dimension=2)) or "")
+    assert not eng.client.has_collection(name)
+    lite.client.create_collection(name, dimension=2)
+    assert lite.client.has_collection(name)
+    lite.client.drop_collection(name)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "\u00a0", "\u3000"])
+def test_delete_with_a_blank_filter_deletes_nothing_on_both(both: tuple[SimpleNamespace, SimpleNamespace],
+                                                            blank: str) -> None:
+    name = _small(both, "blank")
+    for api in both:
+        assert raises(lambda api=api: api.client.delete(name, filter=blank))
+        assert _count(api, name) == 30
+
+
+def test_difference_blank_filter_in_query(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """query(filter=" ", limit=5): the engine reads a blank filter as no filter, everywhere; Milvus Lite
+    3.x refuses it ("unexpected end of expression"). Both refuse it in delete (test above)."""
+    eng, lite = both
+    name = _small(both, "blankq")
+    assert len(eng.client.query(name, filter=" \u00a0", limit=5)) == 5
+    assert raises(lambda: lite.client.query(name, filter=" ", limit=5))
+
+
+def test_difference_create_collection_with_a_bogus_metric(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """create_collection(metric_type="BOGUS") is refused by both, but Milvus Lite 3.x creates the collection
+    anyway; the engine checks everything first and creates nothing."""
+    eng, lite = both
+    name = fresh("bogus")
+    for api in both:
+        assert raises(lambda api=api: api.client.create_collection(name, dimension=4, metric_type="BOGUS"))
+    assert not eng.client.has_collection(name)
+    assert lite.client.has_collection(name)
+
+
+def test_difference_ids_of_another_type(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """delete(ids=[True]) is refused by both; delete(ids=["5"]) on an INT64 key deletes key 5 on Milvus Lite
+    3.x and is refused by the engine (ids must be of the key's type, for sealed and growing rows alike)."""
+    eng, lite = both
+    name = _small(both, "ids")
+    for api in both:
+        assert raises(lambda api=api: api.client.delete(name, ids=[True]))
+        assert _count(api, name) == 30
+    assert "INT64 primary key" in (raises(lambda: eng.client.delete(name, ids=["5"])) or "")
+    assert _count(eng, name) == 30
+    lite.client.delete(name, ids=["5"])
+    assert _count(lite, name) == 29
+
+
+def test_difference_digits_of_other_scripts_in_filters(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """`id > ₅` is refused by both; Milvus Lite 3.x reads `id > ٣` (an Arabic-Indic three) as `id > 3`. The
+    engine, as Milvus's grammar (Digit: [0-9]), takes ASCII digits only and refuses it, naming the column."""
+    eng, lite = both
+    name = _small(both, "digits")
+    for api in both:
+        assert raises(lambda api=api: api.client.query(name, filter="id > ₅"))
+    assert "column 6" in (raises(lambda: eng.client.query(name, filter="id > ٣")) or "")
+    assert len(lite.client.query(name, filter="id > ٣")) == 27
+
+
+@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": "5"}, {"limit": 2.5}, {"limit": True},
+                                    {"limit": 5, "round_decimal": 7}, {"limit": 5, "offset": "1"}])
+def test_bad_search_numbers_refused_by_both(both: tuple[SimpleNamespace, SimpleNamespace],
+                                            kwargs: dict[str, Any]) -> None:
+    name = _small(both, "num")
+    for api in both:
+        assert raises(lambda api=api: api.client.search(name, [[1.0, 2.0]], **kwargs))
+
+
+def test_difference_negative_offset(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """search(limit=10, offset=-1): Milvus Lite 3.x answers (9 hits); the engine refuses, as a Milvus
+    server does ("offset should be gte than 0")."""
+    eng, lite = both
+    name = _small(both, "off")
+    assert "offset" in (raises(lambda: eng.client.search(name, [[1.0, 2.0]], limit=10, offset=-1)) or "")
+    assert len(lite.client.search(name, [[1.0, 2.0]], limit=10, offset=-1)[0]) == 9
+
+
+def test_difference_vector_beyond_float32(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:
+    """A component of 1e39 overflows float32: Milvus Lite 3.x stores the row; the engine refuses it (it
+    would be stored as inf, and IP search would rank it first)."""
+    eng, lite = both
+    name = _small(both, "big", metric="IP")
+    assert "row 0, field 'vector'" in (raises(lambda: eng.client.insert(name, [{"id": 99, "vector": [1e39, 0.0]}]))
+                                       or "")
+    assert _count(eng, name) == 30
+    lite.client.insert(name, [{"id": 99, "vector": [1e39, 0.0]}])
+    assert _count(lite, name) == 31

@@ -29,7 +29,6 @@ from workbench.backends import (
     VARCHAR,
     AnnRequest,
     Backend,
-    BackendError,
     BackendSpec,
     CapabilityError,
     EmbeddedBackend,
@@ -226,7 +225,7 @@ def test_counts_after_deletes_and_upserts_match(engine: EmbeddedBackend, server:
 
 def test_duplicate_insert_is_what_the_capabilities_say(engine: EmbeddedBackend, server: MilvusBackend) -> None:
     """Milvus keeps both rows of a primary key inserted twice (count(*) counts both; query and search may
-    answer with either), which is why ingestion and copies upsert. The engine refuses the second insert."""
+    answer with either), which is why ingestion and copies upsert. The engine keeps the new row only."""
     name = fresh()
     rows = _rows(3)
     for b in (engine, server):
@@ -235,9 +234,8 @@ def test_duplicate_insert_is_what_the_capabilities_say(engine: EmbeddedBackend, 
     server.insert(name, [dict(rows[0], n=99)])
     assert server.capabilities.duplicate_pk_insert == "keeps both"
     assert server.count(name) == 4
-    with pytest.raises(BackendError, match="upsert"):
-        engine.insert(name, [dict(rows[0], n=99)])
-    assert engine.capabilities.duplicate_pk_insert == "refused" and engine.count(name) == 3
+    engine.insert(name, [dict(rows[0], n=99)])
+    assert engine.capabilities.duplicate_pk_insert == "replaces" and engine.count(name) == 3
 
 
 # --- administration ------------------------------------------------------------------------------------
@@ -406,3 +404,46 @@ def test_copy_nullable_fields_to_a_server_without_them(engine: EmbeddedBackend, 
     with pytest.raises(CapabilityError, match="k"):
         run(copy_collection(engine, server, other))
     assert not server.has_collection(other)
+
+
+def test_replace_is_verified_before_the_swap_on_the_server(engine: EmbeddedBackend, server: MilvusBackend,
+                                                            tmp_path: Path) -> None:
+    """A damaged line and a cancelled copy leave the server's collection as it was; a good replace import
+    swaps it by renames (no temporary or backup collection left), loaded and searchable, aliases kept."""
+    from workbench.transfer import CancelToken, TransferError
+
+    src, name = fresh("rsrc"), fresh("rep")
+    engine.create_collection(src, SCHEMA, _indexes())
+    engine.insert(src, _rows(300, seed=3))
+    export_to_file(engine, src, tmp_path / "rows.jsonl")
+    server.create_collection(name, SCHEMA, _indexes())
+    server.insert(name, _rows(50))
+    server.flush(name)
+    server.client.create_alias(name, f"{name}_alias")
+
+    def leftovers() -> list[str]:
+        return [n for n in server.list_collections() if n.startswith(name + "__")]
+
+    lines = (tmp_path / "rows.jsonl").read_text().splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(lines[:149]) + "{damaged\n" + "".join(lines[150:]))
+    bad.with_name("bad.jsonl.schema.json").write_text((tmp_path / "rows.jsonl.schema.json").read_text())
+    with pytest.raises(TransferError) as err:
+        run(import_collection(server, bad, name, mode="replace", batch_size=100))
+    assert server.count(name) == 50 and leftovers() == []
+    assert "bad.jsonl:150: " in str(err.value) and f"'{name}' was left as it was" in str(err.value)
+
+    report = run(import_collection(server, tmp_path / "rows.jsonl", name, mode="replace", batch_size=100))
+    assert report.ok and report.verification is not None and report.verification.checked == 256, report.summary()
+    assert server.count(name) == 300 and leftovers() == [] and server.is_loaded(name)
+    assert server.count(f"{name}_alias") == 300  # the alias follows the name
+    hits = server.search(name, [_rows(300, seed=3)[7]["vec"]], anns_field="vec", limit=1)
+    assert hits[0][0]["id"] == 7
+
+    token = CancelToken()
+    for ev in copy_collection(engine, server, src, target_name=name, if_exists="replace", batch_size=100,
+                              cancel=token):
+        if ev.phase == "copying":
+            token.cancel()
+    assert ev.report is not None and ev.report.cancelled
+    assert server.count(name) == 300 and leftovers() == []

@@ -113,7 +113,9 @@ def test_validation() -> None:
     for bad in (0, -1, 16384, 20000):
         with pytest.raises(ParamError, match=r"\(0, 16384\)"):
             fuse(lists, ["IP", "IP"], RRFRanker(bad), 10)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError):  # as in pymilvus, and a MilvusException
+        WeightedRanker(0.5, "x")  # type: ignore[arg-type]
+    with pytest.raises(ParamError, match="'x' is not a number"):
         WeightedRanker(0.5, "x")  # type: ignore[arg-type]
     with pytest.raises(ParamError, match="metric types"):
         fuse(lists, ["IP"], RRFRanker(), 10)

@@ -137,6 +137,13 @@ def test_unknown_field_parameter_is_refused() -> None:
 
 def test_unsupported_types_raise_not_implemented() -> None:
     s = base_schema()
-    s.add_field("sp", DataType.SPARSE_FLOAT_VECTOR)
-    with pytest.raises(NotImplementedError, match="SPARSE_FLOAT_VECTOR"):
+    s.add_field("i8", DataType.INT8_VECTOR, dim=4)
+    with pytest.raises(NotImplementedError, match="INT8_VECTOR"):
+        s.validate()
+
+
+def test_sparse_fields_take_no_dim() -> None:
+    s = base_schema()
+    s.add_field("sp", DataType.SPARSE_FLOAT_VECTOR, dim=8)
+    with pytest.raises(SchemaError, match="takes no dim"):
         s.validate()

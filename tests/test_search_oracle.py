@@ -37,7 +37,7 @@ def loaded(client: MilvusClient) -> tuple[MilvusClient, np.ndarray, np.ndarray]:
     s.add_field("vec", DataType.FLOAT_VECTOR, dim=32)
     s.add_field("label", DataType.INT64)
     client.create_collection("c", schema=s)
-    client._db.get("c").seal_rows = 700  # several sealed segments plus a growing one
+    client.alter_collection_properties("c", {"engine.seal_rows": 700})  # several sealed segments plus a growing one
     vecs = embedding_like(2000, 32, seed=1)
     rng = np.random.default_rng(2)
     vecs[:500] *= rng.uniform(0.5, 2.0, (500, 1)).astype(np.float32)  # not all unit length (IP != COSINE)
@@ -133,7 +133,7 @@ def test_maxsim_matches_oracle(client: MilvusClient, metric: str) -> None:
     ip = client.prepare_index_params()
     ip.add_index("chunks[emb]", index_type="HNSW", metric_type=metric, params={"M": 16, "efConstruction": 100})
     client.create_collection("m", schema=s, index_params=ip)
-    client._db.get("m").seal_rows = 120
+    client.alter_collection_properties("m", {"engine.seal_rows": 120})
     rng = np.random.default_rng(5)
     pool = embedding_like(6000, 16, seed=4)
     elems, rows, pos = [], [], 0

@@ -279,7 +279,7 @@ def test_export_import_round_trip_loses_nothing(src: EmbeddedBackend, dst: Embed
     assert report.rows == 248
     files = [Path(f) for f in report.files]
     if layout == "segments":
-        assert len(files) == len(src.segment_keys("c")) >= 3
+        assert len(files) == len(src.segment_keys("c")) >= 2  # the merged segment of _default, p2's rows
         assert all(f.name.startswith("segment-") for f in files)
     elif layout == "split":
         assert [f.name for f in files] == [f"part-0000{i}.{fmt}" for i in range(3)]

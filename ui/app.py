@@ -1,5 +1,8 @@
 """Entry point of the desktop app: `vector-workbench [--db PATH]` or `python -m ui.app` (`ui.app:main`).
 
+At start-up it refuses to run on a Qt binding that corrupts reference counts
+(`ui.qt_guard`): such a binding makes the app abort some minutes later.
+
 Opens the default local database (`workbench.settings.default_db_path()`; the
 `WORKBENCH_DB` environment variable or `--db` override it). An empty database
 shows the first-run screen, which offers a demo collection.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,10 +21,11 @@ from PySide6.QtWidgets import QApplication
 
 from ui.app_settings import APP, ORG, AppSettings
 from ui.context import AppContext
-from ui.errors import install_excepthook
-from ui.main_window import MainWindow
-from ui.theme import apply_theme, icon
-from ui.workers import ensure_thread_pool, live_tasks
+from ui.main_window.main_window import MainWindow
+from ui.qt_guard import binding_problem
+from ui.shared.errors import install_excepthook
+from ui.shared.theme import apply_theme, icon
+from ui.shared.workers import ensure_thread_pool, live_tasks
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,10 +71,31 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+EXIT_BAD_QT_BINDING = 3
+
+
+def refuse_bad_binding() -> int | None:
+    """EXIT_BAD_QT_BINDING, after saying why on stderr and in a message box (the QApplication must
+    exist), when the installed PySide6 corrupts reference counts (`ui.qt_guard.binding_problem`);
+    None when it is sound."""
+    problem = binding_problem()
+    if problem is None:
+        return None
+    print(f"vector-workbench: cannot start: {problem}", file=sys.stderr)
+    if not os.environ.get("VW_NO_ERROR_DIALOGS"):
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Vector Workbench cannot start", problem)
+    return EXIT_BAD_QT_BINDING
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = create_app(argv)
+    refused = refuse_bad_binding()
+    if refused is not None:
+        return refused
     settings = AppSettings()
     theme = args.theme or settings.theme
     apply_theme(app, theme)

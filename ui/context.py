@@ -19,9 +19,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ui.app_settings import AppSettings, ModelChoice
-from ui.embedder_provider import EmbedderProvider, default_model_choice
-from ui.errors import plain_message
-from ui.workers import Task, run_in_background
+from ui.models.embedder_provider import EmbedderProvider, default_model_choice
+from ui.shared.errors import plain_message
+from ui.shared.text import plural
+from ui.shared.workers import Task, run_in_background
 
 
 @dataclass
@@ -36,6 +37,17 @@ class IndexInfo:
     indexed_rows: int | None = 0
     pending_rows: int | None = 0
     state: str = ""
+    reason: str = ""  # why the index is not built, where the backend says
+
+    @property
+    def search_param(self) -> str:
+        """The search-time parameter of this index type: "nprobe" (IVF), "ef" (HNSW, AUTOINDEX), "" (exact)."""
+        return search_param_for(self.index_type)
+
+    @property
+    def built(self) -> bool:
+        """Whether every row the index covers is indexed (or the backend does not say otherwise)."""
+        return self.state in ("", "Finished")
 
     @property
     def progress_text(self) -> str:
@@ -46,10 +58,21 @@ class IndexInfo:
         return f"{self.state} ({self.indexed_rows:,}/{total:,})".strip()
 
 
+def search_param_for(index_type: str | None) -> str:
+    """The search-time parameter an index type takes: "nprobe" (IVF), "ef" (HNSW, AUTOINDEX), "" (exact)."""
+    t = (index_type or "").upper()
+    if "IVF" in t:
+        return "nprobe"
+    if "HNSW" in t or t == "AUTOINDEX":
+        return "ef"
+    return ""
+
+
 def index_info(ix: Any) -> IndexInfo:
     """The view's IndexInfo from a backend's `workbench.backends.IndexInfo`."""
     return IndexInfo(ix.index_name or ix.field_name, ix.field_name, ix.index_type, ix.metric_type or "",
-                     dict(ix.params), ix.indexed_rows, ix.pending_index_rows, ix.state or "")
+                     dict(ix.params), ix.indexed_rows, ix.pending_index_rows, ix.state or "",
+                     getattr(ix, "state_reason", "") or "")
 
 
 @dataclass
@@ -72,16 +95,30 @@ class CollectionInfo:
     def vector_paths(self) -> list[str]:
         return [p for p, _ in self.schema.vector_fields()] if self.schema is not None else []
 
+    @property
+    def function_outputs(self) -> set[str]:
+        """Fields a schema function (BM25) fills: the engine, as Milvus, never returns them, so a view
+        must not ask for them by name, nor search them with a stored or embedded vector."""
+        if self.schema is None:
+            return set()
+        return {f.name for f in self.schema.fields if f.is_function_output}
+
+    @property
+    def stored_vector_paths(self) -> list[str]:
+        """The vector fields whose values can be read (and searched with a vector): not function outputs."""
+        outputs = self.function_outputs
+        return [p for p in self.vector_paths if p not in outputs]
+
     def index_for(self, path: str) -> IndexInfo | None:
         return next((i for i in self.indexes if i.field == path), None)
 
     @property
     def rows_text(self) -> str:
-        return f"{self.rows:,} rows" if self.rows is not None else "rows not counted"
+        return plural(self.rows, "row") if self.rows is not None else "rows not counted"
 
     @property
     def is_demo(self) -> bool:
-        from ui.embedder_provider import is_demo_model
+        from ui.models.embedder_provider import is_demo_model
 
         return is_demo_model(self.meta)
 
@@ -99,7 +136,7 @@ def gather_collection(backend: Any, name: str) -> CollectionInfo:
     from workbench.templates import collection_kind, read_meta
 
     desc = dict(backend.describe_collection(name))
-    schema = CollectionSchema.from_dict(normalize_schema(desc))
+    schema = CollectionSchema.from_dict(engine_schema_dict(normalize_schema(desc)))
     loaded = bool(backend.is_loaded(name))
     try:
         rows: int | None = int(backend.count(name))
@@ -116,6 +153,27 @@ def gather_collection(backend: Any, name: str) -> CollectionInfo:
         kind = None
     return CollectionInfo(name, rows, loaded, desc, schema, list(backend.list_partitions(name)), indexes,
                           kind, model_text(meta), meta)
+
+
+def engine_schema_dict(neutral: dict[str, Any]) -> dict[str, Any]:
+    """A neutral schema (`workbench.backends.normalize_schema`) in the form `CollectionSchema.from_dict`
+    reads: its functions name their type ("BM25"), the engine's Function takes pymilvus's number."""
+    from engine import FunctionType
+
+    functions = neutral.get("functions")
+    if not functions:
+        return neutral
+    out = dict(neutral)
+    out["functions"] = []
+    for fn in functions:
+        kind = fn.get("type")
+        if isinstance(kind, str):
+            try:
+                kind = FunctionType[kind.upper()]
+            except KeyError:
+                raise ValueError(f"function {fn.get('name')!r} has an unknown type {kind!r}") from None
+        out["functions"].append({**fn, "type": kind})
+    return out
 
 
 def model_text(meta: dict[str, Any]) -> str | None:

@@ -4,8 +4,9 @@ Each command calls one library function. Errors are printed as one line,
 `error: <message>`, with a non-zero exit status; `--debug` shows the traceback.
 `--db` takes a database directory (the embedded engine), `lite:FILE` (Milvus Lite) or
 `http(s)://host:port` (a Milvus server); `--connection NAME` a saved connection.
-This module holds ingest, search and inspection; `cli_transfer` export, import and copy;
-`cli_connections` the `connections` group; `cli_common` what they share.
+This module holds ingest and inspection; `cli_search` search; `cli_transfer` export, import and copy;
+`cli_connections` the `connections` group; `cli_db` the `db` group (check, recover); `cli_common`
+what they share.
 
 Exit statuses: 0 ok, 1 error, 2 usage error, 3 finished but some files were
 skipped, 130 interrupted (Ctrl-C; committed batches are kept).
@@ -23,6 +24,7 @@ import click
 
 from workbench.cli_common import (
     EXIT_INTERRUPTED,
+    ByteSize,
     ProgressLine,
     bar_text,
     collection_name,
@@ -32,28 +34,15 @@ from workbench.cli_common import (
     echo_json,
     engine_or_unexpected,
     fail,
+    model_options,
     reset_debug,
     resolve_target,
     restore_logs,
-    status,
     target_options,
 )
+from workbench.cli_common import demo_model as demo_model
 from workbench.jobs import Progress
 from workbench.settings import WorkbenchError
-
-
-def model_options(f: Any) -> Any:
-    for opt in reversed([
-        click.option("--model", "-m", default=None, metavar="M",
-                     help="open_clip model name, e.g. ViT-B-32 (inferred from --checkpoint when omitted)."),
-        click.option("--pretrained", default=None, metavar="TAG",
-                     help="open_clip pretrained tag, e.g. laion2b_s34b_b79k (downloaded once)."),
-        click.option("--checkpoint", default=None, type=click.Path(dir_okay=False, path_type=str),
-                     metavar="FILE", help="Local checkpoint file (a state_dict saved with torch.save)."),
-        click.option("--device", default=None, metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps."),
-    ]):
-        f = opt(f)
-    return f
 
 
 class _Group(click.Group):
@@ -96,7 +85,7 @@ class _Group(click.Group):
 @debug_option
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Vector Workbench: ingest images and PDFs into a vector database (the embedded engine, Milvus Lite
+    """Vector Workbench: ingest images, PDFs and documents into a vector database (the embedded engine, Milvus Lite
     or a Milvus server) and search them; copy, export and import collections."""
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
@@ -136,24 +125,46 @@ class _Bar(ProgressLine):
 @model_options
 @click.option("--multiview", is_flag=True, help="Also embed a grid of crops per image (finds small objects).")
 @click.option("--grid", default=3, show_default=True, type=click.IntRange(1, 8), help="Crops per side with --multiview.")
-@click.option("--kind", type=click.Choice(["auto", "images", "pdfs"]), default="auto", show_default=True,
-              help="What to ingest; auto follows the collection, else the files found.")
+@click.option("--kind", type=click.Choice(["auto", "images", "pdfs", "documents", "products"]), default="auto",
+              show_default=True,
+              help="What to ingest; auto follows the collection, else the files found (text files or "
+                   "--text-model: documents). products: folders products/<sku>/*.jpg or a CSV/JSONL manifest "
+                   "(sku, title, price, image, angle, is_primary), one entity per product.")
+@click.option("--text-model", default=None, metavar="NAME_OR_PATH",
+              help="Documents: sentence-transformers model name or local folder (default: the packaged "
+                   "all-MiniLM-L6-v2).")
+@click.option("--chunk-tokens", type=click.IntRange(8, 8190), default=128, show_default=True,
+              help="Documents: most word pieces per chunk.")
+@click.option("--chunk-overlap", type=click.IntRange(0, 4095), default=None,
+              help="Documents: word pieces repeated where a long paragraph is cut [default: 3/16 of --chunk-tokens].")
+@click.option("--page-images/--no-page-images", default=None,
+              help="Documents: also embed PDF page images with CLIP (default: when a new collection gets PDFs).")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="Images per model forward pass.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Decoding threads.")
+@click.option("--decode-memory", type=ByteSize(), default=None, metavar="SIZE",
+              help="Memory for decoded pixels of all workers together, e.g. 512M or 2G (default: a quarter "
+                   "of the available memory, 256M to 1G). An image larger than this is decoded alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 def ingest(paths: tuple[str, ...], db: str | None, connection: str | None, collection: str, model: str | None,
            pretrained: str | None,
-           checkpoint: str | None, device: str | None, multiview: bool, grid: int, kind: str,
-           batch_size: int | None, workers: int | None, as_json: bool, quiet: bool) -> None:
-    """Ingest image or PDF files and folders (recursively) into a collection.
+           checkpoint: str | None, device: str | None, multiview: bool, grid: int, kind: str, text_model: str | None,
+           chunk_tokens: int, chunk_overlap: int | None, page_images: bool | None,
+           batch_size: int | None, workers: int | None, decode_memory: int | None, as_json: bool,
+           quiet: bool) -> None:
+    """Ingest image, PDF, document or product files and folders (recursively) into a collection.
 
-    Exit status 3 means it finished but some files were skipped (listed in the summary).
+    Documents (.txt, .md, .html, .pdf, and Parquet/JSONL paragraphs files) become one entity each,
+    their chunks embedded with a text model. Exit status 3 means it finished but some files (or
+    records) were skipped (listed in the summary).
     """
     from workbench.ingest import IngestOptions, ingest_job
 
-    opts = IngestOptions(kind=kind, multiview=multiview, grid=grid, workers=workers)
+    opts = IngestOptions(kind=kind, multiview=multiview, grid=grid, workers=workers, text_model=text_model,
+                         chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, page_images=page_images,
+                         decode_memory=decode_memory)
+    model, pretrained, checkpoint = demo_model(model, pretrained, checkpoint)
     bar = _Bar(enabled=not quiet and not as_json)
     job = ingest_job(list(paths), resolve_target(db, connection), collection, model=model, pretrained=pretrained,
                      checkpoint=checkpoint, device=device, batch_size=batch_size, options=opts,
@@ -167,49 +178,6 @@ def ingest(paths: tuple[str, ...], db: str | None, connection: str | None, colle
     if report.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(report.exit_code)
-
-
-# --- search ------------------------------------------------------------------------
-@cli.command()
-@target_options
-@collection_option()
-@click.option("--text", "-t", default=None, help="Search with this text.")
-@click.option("--image", "-i", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
-              help="Search with this image file.")
-@click.option("--filter", "-f", "filter_", default="", metavar="EXPR",
-              help='Milvus filter expression, e.g. \'folder == "cats" and width > 800\'.')
-@click.option("--limit", "-k", default=10, show_default=True, type=click.IntRange(1, 16384))
-@click.option("--field", "anns_field", default=None, metavar="FIELD",
-              help="Vector field to search, e.g. embedding, views[embedding], pages[text_vector].")
-@model_options
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@debug_option
-def search(db: str | None, connection: str | None, collection: str, text: str | None, image: str | None, filter_: str, limit: int,
-           anns_field: str | None, model: str | None, pretrained: str | None, checkpoint: str | None,
-           device: str | None, as_json: bool) -> None:
-    """Search a collection by text or by image; uses the model the collection was embedded with."""
-    from workbench.collection_ops import search as run_search
-
-    if (text is None) == (image is None):
-        raise click.UsageError("give exactly one of --text or --image")
-    hits = run_search(resolve_target(db, connection), collection, text=text, image=image, filter=filter_,
-                      limit=limit, anns_field=anns_field, model=model, pretrained=pretrained, checkpoint=checkpoint,
-                      device=device, on_status=None if as_json else status)
-    if as_json:
-        echo_json([h.to_dict() for h in hits])
-        return
-    if not hits:
-        click.echo("no results")
-    for i, h in enumerate(hits, 1):
-        where = h.fields.get("path") or h.id
-        extra = f"  (page {h.page})" if h.page is not None else ""
-        if h.box is not None:
-            extra += f"  (crop {h.box[0]},{h.box[1]}-{h.box[2]},{h.box[3]})"
-        snippet = ""
-        if h.page_text:
-            s = " ".join(h.page_text.split())
-            snippet = f'  "{s[:60]}{"..." if len(s) > 60 else ""}"'
-        click.echo(f"{i:3d}  {h.score:.4f}  {where}{extra}{snippet}")
 
 
 # --- collections -------------------------------------------------------------------
@@ -232,6 +200,8 @@ def collections(db: str | None, connection: str | None, as_json: bool) -> None:
     for r in rows:
         count = "? rows (released)" if r["rows"] is None else f"{r['rows']} rows"
         click.echo(f"{r['name']}  {count}  {r['kind'] or '?'}  {r['model'] or ''}".rstrip())
+        if r.get("temporary"):
+            click.echo(f"    temporary: {r['temporary']}")
 
 
 @cli.command()
@@ -295,9 +265,12 @@ def stats(name: str | None, db: str | None, connection: str | None, collection: 
 # --- transfer and connections (their own modules) ---------------------------------------
 def _add_commands() -> None:
     from workbench.cli_connections import connections
+    from workbench.cli_db import db
+    from workbench.cli_duplicates import duplicates, uniqueness
+    from workbench.cli_search import search
     from workbench.cli_transfer import copy, export, import_
 
-    for command in (export, import_, copy, connections):
+    for command in (search, export, import_, copy, connections, db, duplicates, uniqueness):
         cli.add_command(command)
 
 

@@ -92,6 +92,32 @@ def collection_name(name: str | None, collection: str | None) -> str:
     return str(name or collection)
 
 
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: a number with an optional binary unit (K, M, G, T; KiB, MB, ... read alike)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        for suffix in ("ib", "b"):
+            if text.endswith(suffix) and text[: -len(suffix)][-1:] in ("k", "m", "g", "t"):
+                text = text[: -len(suffix)]
+                break
+        unit = text[-1:] if text[-1:] in ("k", "m", "g", "t") else ""
+        try:
+            number = float(text[: len(text) - len(unit)])
+        except ValueError:
+            self.fail(f"{value!r} is not a size (write e.g. 512M, 2G or a number of bytes)", param, ctx)
+        if not number > 0 or number != number or number == float("inf"):
+            self.fail(f"{value!r} is not a positive size", param, ctx)
+        return int(number * _SIZE_UNITS[unit])
+
+
 # --- where the database is ----------------------------------------------------------
 def resolve_target(db: str | None, connection: str | None) -> DbTarget:
     """What --db / --connection name: a string for `open_backend`, or a saved connection's spec."""
@@ -189,7 +215,7 @@ class TransferBar(ProgressLine):
         final = ev.phase in ("done", "cancelled")
         if not self.enabled or not self.due(ev.phase, final):
             return
-        if ev.phase in ("copying", "writing", "reading") or final:
+        if ev.phase in ("copying", "writing", "reading", "appending") or final:
             total = "?" if ev.rows_total is None else str(ev.rows_total)
             left = (max(0.0, (ev.rows_total - ev.rows_done) / ev.rate)
                     if ev.rows_total and ev.rate > 0 and not final else None)
@@ -237,3 +263,33 @@ def fail(ctx: click.Context, message: str, e: BaseException) -> None:
         traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
     click.echo(f"error: {message}", err=True)
     ctx.exit(EXIT_ERROR)
+
+
+def model_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--model", "-m", default=None, metavar="M",
+                     help="open_clip model name, e.g. ViT-B-32 (inferred from --checkpoint when omitted); "
+                          "'demo': the app's untrained tiny demo model, to try the CLI without weights "
+                          "(results are random)."),
+        click.option("--pretrained", default=None, metavar="TAG",
+                     help="open_clip pretrained tag, e.g. laion2b_s34b_b79k (downloaded once)."),
+        click.option("--checkpoint", default=None, type=click.Path(dir_okay=False, path_type=str),
+                     metavar="FILE", help="Local checkpoint file (a state_dict saved with torch.save)."),
+        click.option("--device", default=None, metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def demo_model(model: str | None, pretrained: str | None, checkpoint: str | None,
+               quiet: bool = False) -> tuple[str | None, str | None, str | None]:
+    """(model, pretrained, checkpoint) with `--model demo` replaced by the demo checkpoint, and its warning."""
+    from workbench.demo_model import DEMO_MODEL, DEMO_MODEL_WARNING_CLI, demo_checkpoint
+
+    if model != DEMO_MODEL:
+        return model, pretrained, checkpoint
+    if pretrained or checkpoint:
+        raise click.UsageError("--model demo takes no --pretrained or --checkpoint")
+    if not quiet:
+        click.echo(DEMO_MODEL_WARNING_CLI, err=True)
+    return None, None, str(demo_checkpoint())

@@ -1,7 +1,9 @@
 """`workbench export`, `import` and `copy`: moving collections between backends and files.
 
 Progress goes to stderr; Ctrl-C stops after the current batch (exit status 130), a second Ctrl-C at
-once. `copy` prints its report (rows, verification) and exits 1 when the verification failed.
+once. `import` and `copy` write into a temporary collection and change the target only once it is
+verified; they print their report (rows, verification, what was done with the temporary collection) and
+exit 1 when the verification failed (the target is then as it was).
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ def export(name: str | None, db: str | None, connection: str | None, collection:
 @click.option("--collection", "-c", "collection", default=None, metavar="NAME",
               help="Collection to import into (default: the name recorded in the export, else the file name).")
 @click.option("--mode", type=click.Choice(["create", "replace", "append"]), default="create", show_default=True,
-              help="create a new collection, replace an existing one, or append (upsert) to it.")
+              help="create a new collection, replace an existing one, or append (upsert) to it. The rows go "
+                   "into a temporary collection first; the target changes only once they are verified.")
+@click.option("--verify", type=click.Choice(["none", "sample", "full"]), default="sample", show_default=True,
+              help="Before the target changes: compare row counts and checksums of sampled rows (or of every "
+                   "row); none compares row counts only.")
 @click.option("--primary-key", default=None, metavar="FIELD",
               help="For Parquet files without a recorded schema: the primary key column.")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
@@ -97,9 +103,14 @@ def export(name: str | None, db: str | None, connection: str | None, collection:
               help="Leave out fields the backend cannot hold instead of refusing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @debug_option
-def import_(file: str, db: str | None, connection: str | None, collection: str | None, mode: str,
+def import_(file: str, db: str | None, connection: str | None, collection: str | None, mode: str, verify: str,
             primary_key: str | None, batch_size: int, skip_unsupported: bool, quiet: bool) -> None:
-    """Import a Parquet or JSONL file (or a directory of them) into a collection."""
+    """Import a Parquet or JSONL file (or a directory of them) into a collection.
+
+    The rows are loaded into a temporary collection (COLLECTION__importing_<tag>) and checked there; only
+    then is it put in place (create, replace) or upserted into the collection (append). A damaged
+    line, a failed check, Ctrl-C or any error leaves the collection as it was.
+    """
     from workbench.collection_ops import import_file
     from workbench.transfer import CancelToken
 
@@ -107,7 +118,7 @@ def import_(file: str, db: str | None, connection: str | None, collection: str |
     token = CancelToken()
     with ctrl_c_cancels(token.cancel, lambda: token.cancelled, bar.message):
         report = import_file(resolve_target(db, connection), file, collection, mode=mode, primary_key=primary_key,
-                             batch_size=batch_size, skip_unsupported=skip_unsupported, cancel=token,
+                             batch_size=batch_size, skip_unsupported=skip_unsupported, verify=verify, cancel=token,
                              on_progress=bar)
     _finish(report)
 
@@ -120,17 +131,24 @@ def import_(file: str, db: str | None, connection: str | None, collection: str |
 @click.option("--as", "new_name", default=None, metavar="NEW", help="Name of the copy (default: NAME).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @click.option("--if-exists", type=click.Choice(["fail", "replace", "append"]), default="fail", show_default=True,
-              help="When DST already has the collection: fail, replace it (drop first) or append (upsert).")
+              help="When DST already has the collection: fail, replace it (once the copy is verified) or "
+                   "append (upsert the verified rows).")
 @click.option("--verify", type=click.Choice(["none", "sample", "full"]), default="sample", show_default=True,
-              help="Afterwards compare row counts and checksums of sampled rows (or of every row).")
+              help="Before the target changes: compare row counts and checksums of sampled rows (or of every "
+                   "row); none compares row counts only.")
 @click.option("--skip-unsupported", is_flag=True,
               help="Leave out fields DST cannot hold (e.g. Array of Structs on Milvus Lite) instead of refusing.")
-@click.option("--keep-partial", is_flag=True, help="On Ctrl-C or an error, keep what was copied so far.")
+@click.option("--keep-partial", is_flag=True,
+              help="On Ctrl-C or an error, keep what was copied so far as NEW (only when NEW does not exist).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 @debug_option
 def copy(name: str, source: str, target: str, new_name: str | None, batch_size: int, if_exists: str, verify: str,
          skip_unsupported: bool, keep_partial: bool, quiet: bool) -> None:
-    """Copy collection NAME from one backend to another (or to a new name), then verify it.
+    """Copy collection NAME from one backend to another (or to a new name), verified before it takes its place.
+
+    The rows go into a temporary collection (NEW__copying_<tag>) on DST, which is checked and only then
+    put in place (or, with --if-exists append, upserted into NEW): Ctrl-C, an error or a failed check
+    leaves DST as it was.
 
     The workbench's record of the collection (model, template) and its thumbnails come along, so the
     copy can be searched right away.

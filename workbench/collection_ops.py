@@ -4,23 +4,25 @@ Each function is what one `workbench` command calls. `db` is a database target (
 `workbench.targets`): a `Backend` the caller holds, or an engine directory, `lite:FILE` or
 `http(s)://host:port` to open for the call. Every database call goes through the Backend protocol.
 
-Search embeds the query with the model recorded for the collection (or the one given, which must be
-the same), and for Array-of-Structs fields runs a MAX_SIM search (where the backend has it), then says
-which page (PDFs) or crop (multi-view images) matched best.
+Search (`workbench.searching`, re-exported here) embeds the query with the model recorded for the
+collection and runs a plain, hybrid, grouping or range search (`workbench.search_modes`); products
+collections go to `workbench.product_search` (MAX_SIM over each product's images, the best image and
+the others).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from workbench.backends import Backend, CapabilityError
-from workbench.settings import CollectionError, InputError
+from workbench.searching import SearchHit as SearchHit  # search lives there; these names stay importable here
+from workbench.searching import _query_vector as _query_vector
+from workbench.searching import _split_path as _split_path
+from workbench.searching import default_anns_field as default_anns_field
+from workbench.searching import search as search
 from workbench.targets import (
     DbTarget,
     backend_bytes,
@@ -37,7 +39,10 @@ if TYPE_CHECKING:  # (keeps `import workbench.collection_ops` light)
 
 
 def list_collections(db: DbTarget) -> list[dict[str, Any]]:
-    """Each collection with its row count, kind and model."""
+    """Each collection with its row count, kind and model; `temporary` says what a collection of an
+    import or copy that is running or was interrupted is (`<name>__importing_…`, …; None for others)."""
+    from workbench.backends import describe_leftover
+
     with open_target(db, create=False) as backend:
         out = []
         for name in sorted(backend.list_collections()):
@@ -48,6 +53,7 @@ def list_collections(db: DbTarget) -> list[dict[str, Any]]:
                 "rows": live_count(backend, name),  # None: released on a Milvus server
                 "kind": collection_kind(backend, name, desc),
                 "model": _model_text(meta),
+                "temporary": describe_leftover(name),
             })
         return out
 
@@ -142,157 +148,15 @@ def export_parquet(db: DbTarget, collection: str, dest: str | os.PathLike[str], 
     return export(db, collection, dest, fmt="parquet", batch_size=batch_size).rows
 
 
-# --- search ------------------------------------------------------------------------
-@dataclass
-class SearchHit:
-    """One result: score (cosine similarity, larger is closer), stored fields, and what matched best."""
-
-    id: Any
-    score: float
-    fields: dict[str, Any]
-    page: int | None = None  # PDFs: the page that matched best
-    page_text: str | None = None
-    box: tuple[int, int, int, int] | None = None  # multi-view: the crop that matched best
-    thumbnail: str | None = None  # absolute path of the (page) thumbnail
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": self.id, "score": self.score, **self.fields}
-        if self.page is not None:
-            d["page"] = self.page
-            d["page_text"] = self.page_text
-        if self.box is not None:
-            d["box"] = list(self.box)
-        d["thumbnail"] = self.thumbnail
-        return d
-
-
-def default_anns_field(kind: str | None, fields: dict[str, Any], query_is_text: bool) -> str:
-    """Which vector field a search uses when none is given."""
-    if kind == "pdfs" and "pages" in fields:
-        subs = fields["pages"].sub
-        if query_is_text and "text_vector" in subs:
-            return "pages[text_vector]"
-        return "pages[image_vector]"
-    if "views" in fields and fields["views"].is_struct_array:
-        return "views[embedding]"
-    if "embedding" in fields:
-        return "embedding"
-    vectors = [n for n, f in fields.items() if f.dtype == "FLOAT_VECTOR"]
-    if len(vectors) == 1:
-        return vectors[0]
-    raise CollectionError(f"cannot tell which vector field to search; pass --field (one of {vectors})")
-
-
-def search(
-    db: DbTarget,
-    collection: str,
-    *,
-    text: str | None = None,
-    image: str | os.PathLike[str] | None = None,
-    filter: str = "",
-    limit: int = 10,
-    anns_field: str | None = None,
-    embedder: Any = None,
-    model: str | None = None,
-    pretrained: str | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
-    device: str | None = None,
-    on_status: Callable[[str], None] | None = None,
-) -> list[SearchHit]:
-    """Search a collection by text or by an image file; best first."""
-    from workbench.embedders import EmbedderIdentity, embedder_for_collection
-
-    if (text is None) == (image is None):
-        raise InputError("give exactly one of a text or an image to search with")
-    if limit < 1:
-        raise InputError("limit must be at least 1")
-    with open_target(db, create=False) as backend:
-        desc = require_collection(backend, collection)
-        fields = existing_fields(desc)
-        kind = collection_kind(backend, collection, desc)
-        meta = read_meta(backend, collection) or {}
-        target = anns_field or default_anns_field(kind, fields, text is not None)
-        struct_name, sub_name = _split_path(target)
-        if struct_name is not None:
-            reason = backend.capabilities.why_not("max_sim")
-            if reason:
-                raise CapabilityError(f"cannot search {target} of {collection!r} on {backend.label}: {reason}")
-        if embedder is None:
-            embedder = embedder_for_collection(backend, collection, model, pretrained, checkpoint, device,
-                                               on_status=on_status)
-        if meta.get("embedder"):
-            EmbedderIdentity.from_dict(meta["embedder"]).check_same(embedder.identity, collection)
-        vec = _query_vector(embedder, text, image)
-        outputs = [n for n, f in fields.items() if f.dtype != "FLOAT_VECTOR" and not f.is_struct_array]
-        metric = "COSINE"
-        if struct_name is not None:
-            metric = "MAX_SIM_COSINE"
-            outputs.append(struct_name)
-        ensure_loaded(backend, collection)
-        res = backend.search(collection, [vec], anns_field=target, limit=limit, filter=filter or "",
-                             output_fields=outputs, search_params={"metric_type": metric})
-        return [_hit(h, vec, struct_name, sub_name, backend, collection) for h in res[0]]
-
-
-def _split_path(path: str) -> tuple[str | None, str | None]:
-    if "[" in path and path.endswith("]"):
-        top, sub = path[:-1].split("[", 1)
-        return top, sub
-    return None, None
-
-
-def _query_vector(embedder: Any, text: str | None, image: str | os.PathLike[str] | None) -> np.ndarray:
-    if text is not None:
-        if not text.strip():
-            raise InputError("the search text is empty")
-        return np.asarray(embedder.embed_texts([text])[0], dtype=np.float32)
-    from workbench.images import FileEntry, SkipFile, decode_image
-
-    p = Path(str(image)).expanduser().absolute()
-    try:
-        st = p.stat()
-        dec = decode_image(FileEntry(p, st.st_size, st.st_mtime_ns))
-    except FileNotFoundError:
-        raise InputError(f"image file not found: {p}") from None
-    except SkipFile as e:
-        raise InputError(f"cannot use {p} as a query image: {e}") from None
-    return np.asarray(embedder.embed_images([dec.image])[0], dtype=np.float32)
-
-
-def _hit(h: dict[str, Any], vec: np.ndarray, struct_name: str | None, sub_name: str | None,
-         backend: Backend, collection: str) -> SearchHit:
-    entity = dict(h.get("entity") or {})
-    elements = entity.pop(struct_name, None) if struct_name else None
-    hit = SearchHit(id=h.get("id"), score=float(h.get("distance", 0.0)), fields=entity)
-    base = Path(backend.workspace)  # thumbnail paths in rows are relative to it
-    if entity.get("thumbnail"):
-        hit.thumbnail = str(base / entity["thumbnail"])
-    elif entity.get("sha256"):
-        t = thumbnails_dir(backend, collection) / f"{entity['sha256']}.jpg"
-        hit.thumbnail = str(t) if t.exists() else None
-    if elements and sub_name:
-        sims = [float(np.dot(np.asarray(e[sub_name], dtype=np.float32), vec)) for e in elements if sub_name in e]
-        if sims:
-            best = elements[int(np.argmax(sims))]
-            if "page" in best:
-                hit.page = int(best["page"])
-                hit.page_text = best.get("text")
-                if best.get("thumbnail"):
-                    hit.thumbnail = str(base / best["thumbnail"])
-            if all(k in best for k in ("x0", "y0", "x1", "y1")):
-                hit.box = (int(best["x0"]), int(best["y0"]), int(best["x1"]), int(best["y1"]))
-    return hit
-
-
 # --- import and copy ---------------------------------------------------------------
 def import_file(db: DbTarget, src: str | os.PathLike[str], collection: str | None = None, mode: str = "create",
                 primary_key: str | None = None, *, batch_size: int = 1000, skip_unsupported: bool = False,
-                cancel: CancelToken | None = None,
+                verify: str = "sample", cancel: CancelToken | None = None,
                 on_progress: Callable[[TransferProgress], None] | None = None) -> TransferReport:
     """Import a Parquet or JSONL file (or a directory of them) into `collection`
-    (`workbench.transfer.import_collection`); the name defaults to the one recorded in the export, else
-    the file's name. `mode`: "create", "replace" or "append"."""
+    (`workbench.transfer.import_collection`: built in a temporary collection, checked as `verify` says,
+    then put in place); the name defaults to the one recorded in the export, else the file's name.
+    `mode`: "create", "replace" or "append"."""
     from workbench.templates import check_collection_name
     from workbench.transfer import import_collection, run
 
@@ -301,7 +165,7 @@ def import_file(db: DbTarget, src: str | os.PathLike[str], collection: str | Non
         if mode == "append" and backend.has_collection(name):
             ensure_loaded(backend, name)
         return run(import_collection(backend, src, name, mode=mode, primary_key=primary_key, batch_size=batch_size,
-                                     skip_unsupported=skip_unsupported, cancel=cancel), on_progress)
+                                     skip_unsupported=skip_unsupported, verify=verify, cancel=cancel), on_progress)
 
 
 def recorded_collection_name(src: str | os.PathLike[str]) -> str:
@@ -351,7 +215,7 @@ def copy_between(source: DbTarget, target: DbTarget, collection: str, *, target_
         report = run(copy_collection(src, dst, collection, target_name=dest, batch_size=batch_size,
                                      if_exists=if_exists, skip_unsupported=skip_unsupported, verify=verify,
                                      keep_partial=keep_partial, cancel=cancel), on_progress)
-        if not report.cancelled:
+        if report.ok:  # the copy is in place (a cancel or a failed check left the target and its record as they were)
             note = _copy_workbench_files(src, collection, dst, dest)
             if note:
                 report.notes.append(note)

@@ -26,7 +26,7 @@ from workbench.settings import APP_NAME, WorkbenchError
 
 KEYRING_SERVICE = APP_NAME
 KINDS = ("embedded", "milvus", "milvus-lite")
-_NAME_RE = re.compile(r"^[\w .@()+-]{1,64}$")
+_NAME_RE = re.compile(r"[\w .@()+-]{1,64}")  # matched in full: `$` would let a trailing newline through
 
 
 class ConnectionSettingsError(WorkbenchError):
@@ -134,7 +134,7 @@ class Connection:
     description: str = ""
 
     def validate(self) -> None:
-        if not _NAME_RE.match(self.name or ""):
+        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
             raise ConnectionSettingsError(f"connection name {self.name!r}: use 1-64 letters, digits, spaces or . @ ( ) + -")
         if self.kind not in KINDS:
             raise ConnectionSettingsError(f"connection {self.name!r}: kind must be one of {', '.join(KINDS)}")
@@ -169,17 +169,22 @@ class Connection:
 
 
 def _split_userinfo(uri: str) -> tuple[str, str, str]:
-    """(uri without user info, user, password) for `scheme://user:pass@host...`; the rest untouched."""
+    """(uri without user info, user, password) for `scheme://user:pass@host...`; the rest untouched.
+
+    The host part is kept as written (an IPv6 literal keeps its brackets: `https://[::1]:19531`); user
+    and password are kept as written too (not percent-decoded), as pymilvus reads them from a URI.
+    """
     if "://" not in uri:
         return uri, "", ""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
+    try:
+        parts = urlsplit(uri)
+    except ValueError as e:  # e.g. an unbalanced '[' in the host
+        raise ConnectionSettingsError(f"URI {scrub(uri)!r} cannot be parsed: {e}") from None
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
         return uri, "", ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), parts.username or "", \
-        parts.password or ""
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment)), user, password
 
 
 def default_settings_path() -> Path:

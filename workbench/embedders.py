@@ -1,8 +1,10 @@
-"""Embedders: one small protocol, and a CLIP implementation over open_clip.
+"""Embedders: two small protocols, and a CLIP implementation over open_clip.
 
 An embedder turns images and texts into L2-normalised float32 vectors of one
 dimension, and says who it is (`identity`), so a collection can record which
-model embedded it and refuse queries from another.
+model embedded it and refuse queries from another. `TextEmbedder` is the text
+half alone (the sentence-transformers models of `workbench.text_embedders`);
+`Embedder` adds images (CLIP).
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ if TYPE_CHECKING:
     from workbench.targets import DbTarget
 
 
+TEXT_FAMILY = "sentence-transformers"
+
+
 @dataclass(frozen=True)
 class EmbedderIdentity:
-    """Which model produced a vector space: name, weights (tag or checkpoint sha256), dimension."""
+    """Which model produced a vector space: name, weights (tag or checkpoint sha256), dimension, and the
+    library family ("open_clip", or "sentence-transformers" for text models)."""
 
     model: str
     pretrained: str | None
     checkpoint_sha256: str | None
     dim: int
+    family: str = "open_clip"
 
     @property
     def weights(self) -> str:
@@ -43,22 +50,43 @@ class EmbedderIdentity:
 
     def describe(self) -> str:
         """Short human form, e.g. `ViT-B-32 (checkpoint sha256 1a2b3c4d5e6f, dim 512)`."""
+        if self.family != "open_clip":
+            sha = f"weights sha256 {self.checkpoint_sha256[:12]}, " if self.checkpoint_sha256 else ""
+            return f"{self.model} ({self.family}, {sha}dim {self.dim})"
         if self.checkpoint_sha256:
             return f"{self.model} (checkpoint sha256 {self.checkpoint_sha256[:12]}, dim {self.dim})"
         return f"{self.model} (pretrained {self.pretrained}, dim {self.dim})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "pretrained": self.pretrained,
-                "checkpoint_sha256": self.checkpoint_sha256, "dim": self.dim}
+        d: dict[str, Any] = {"model": self.model, "pretrained": self.pretrained,
+                             "checkpoint_sha256": self.checkpoint_sha256, "dim": self.dim}
+        if self.family != "open_clip":  # records of CLIP collections stay as they were
+            d["family"] = self.family
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmbedderIdentity:
-        return cls(str(d["model"]), d.get("pretrained"), d.get("checkpoint_sha256"), int(d["dim"]))
+        return cls(str(d["model"]), d.get("pretrained"), d.get("checkpoint_sha256"), int(d["dim"]),
+                   str(d.get("family") or "open_clip"))
+
+    def same_space(self, other: EmbedderIdentity) -> bool:
+        """True when both produce the same vectors: equal identities, or for text models the same
+        weights (by sha256) and dimension, wherever the files were loaded from."""
+        if self == other:
+            return True
+        return (self.family == other.family != "open_clip" and self.checkpoint_sha256 is not None
+                and self.checkpoint_sha256 == other.checkpoint_sha256 and self.dim == other.dim)
 
     def check_same(self, other: EmbedderIdentity, collection: str) -> None:
         """Raise ModelMismatchError unless `other` produces the same vector space."""
-        if self == other:
+        if self.same_space(other):
             return
+        if TEXT_FAMILY in (self.family, other.family):
+            raise ModelMismatchError(
+                f"collection {collection!r} was embedded with {self.describe()}, but the model given is "
+                f"{other.describe()}; vectors from different models cannot be compared. Leave --text-model "
+                "out to use the collection's model, or ingest into another collection"
+            )
         raise ModelMismatchError(
             f"collection {collection!r} was embedded with {self.describe()}, but the model given is "
             f"{other.describe()}; vectors from different models cannot be compared. Use the same model "
@@ -67,8 +95,8 @@ class EmbedderIdentity:
 
 
 @runtime_checkable
-class Embedder(Protocol):
-    """What ingestion and search need from an embedding model."""
+class TextEmbedder(Protocol):
+    """What text search needs from an embedding model (CLIP's text tower or a text model)."""
 
     @property
     def dim(self) -> int: ...
@@ -76,11 +104,16 @@ class Embedder(Protocol):
     @property
     def identity(self) -> EmbedderIdentity: ...
 
-    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, rows L2-normalised."""
         ...
 
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+
+@runtime_checkable
+class Embedder(TextEmbedder, Protocol):
+    """What image ingestion and search need from an embedding model (CLIP)."""
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(n, dim) float32, rows L2-normalised."""
         ...
 
@@ -229,17 +262,24 @@ def embedder_for_collection(
     batch_size: int | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> Embedder:
-    """The embedder asked for, or, when none is named, the one recorded for the collection.
+    """The image embedder asked for, or, when none is named, the one recorded for the collection.
 
     `db` is a Backend, or a database target to open (an engine directory, `lite:FILE`, a server URI, a
-    BackendSpec; see `workbench.targets`): the record is the sidecar in the backend's workspace.
+    BackendSpec; see `workbench.targets`): the record is the sidecar in the backend's workspace. A
+    documents collection records its CLIP model (for page images) as `image_embedder`; one with text
+    embeddings only has none, and asking for it is a ModelError (see `workbench.text_embedders`).
     """
     from workbench.targets import workspace_target
     from workbench.templates import read_meta
 
     if model is None and pretrained is None and checkpoint is None:
         meta = read_meta(workspace_target(db), collection) or {}
-        rec = meta.get("embedder") or {}
+        rec = meta.get("image_embedder") or meta.get("embedder") or {}
+        if rec.get("family", "open_clip") != "open_clip":
+            raise ModelError(
+                f"collection {collection!r} holds text embeddings of {EmbedderIdentity.from_dict(rec).describe()} "
+                "and no image vectors; search it by text (workbench search --text ...)"
+            )
         if rec:
             hint = meta.get("checkpoint_path")
             if rec.get("checkpoint_sha256"):

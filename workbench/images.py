@@ -1,5 +1,10 @@
 """Image files: discovery, safe decoding, EXIF, thumbnails, multi-view crops.
 
+Decoding has two steps so that a caller can bound memory: `open_image` reads the header
+and EXIF (no pixels) and says what decoding will cost (`OpenedImage.cost`, bytes);
+`OpenedImage.decode()` then decodes, converts to RGB and reduces to a working size
+(`workbench.pixels.rgb_reduced`, tile by tile). `decode_image` does both.
+
 Everything here runs without torch and is safe to call from worker threads.
 A file that cannot be used raises `SkipFile` with a one-line reason; ingestion
 turns that into an entry of the ingest report instead of stopping.
@@ -11,12 +16,14 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from workbench.pixels import decode_cost, exif_fields, orient, rgb_reduced
+from workbench.pixels import to_rgb as to_rgb  # re-exported: callers import it from here
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff"})
 PDF_EXTENSIONS = frozenset({".pdf"})
@@ -27,12 +34,6 @@ THUMBNAIL_SIDE = 256
 # Short side kept for the model: CLIP resizes the short side to 224, so decode no more than this.
 MODEL_SIDE = 256
 
-_EXIF_ORIENTATION = 0x0112
-_EXIF_IFD = 0x8769
-_EXIF_DATETIME_ORIGINAL = 36867
-_EXIF_DATETIME = 306
-_EXIF_MAKE = 271
-_EXIF_MODEL = 272
 
 
 class SkipFile(Exception):
@@ -182,50 +183,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-# --- EXIF --------------------------------------------------------------------
-def _exif_time(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip().rstrip("\x00")
-    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
-        try:
-            return datetime.strptime(text, fmt).isoformat()
-        except ValueError:
-            continue
-    return None
-
-
-def _clean(value: Any) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "ignore")
-    return str(value).strip().rstrip("\x00").strip() if value is not None else ""
-
-
-def exif_fields(im: Image.Image) -> tuple[int, str | None, str | None]:
-    """(orientation 1-8, capture time as ISO text or None, camera "Make Model" or None)."""
-    try:
-        exif = im.getexif()
-    except Exception:
-        return 1, None, None
-    if not exif:
-        return 1, None, None
-    try:
-        orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
-    except (TypeError, ValueError):
-        orientation = 1
-    try:
-        sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:
-        sub = {}
-    taken = _exif_time(sub.get(_EXIF_DATETIME_ORIGINAL)) or _exif_time(exif.get(_EXIF_DATETIME))
-    make, model = _clean(exif.get(_EXIF_MAKE)), _clean(exif.get(_EXIF_MODEL))
-    if make and model.lower().startswith(make.lower()):
-        make = ""
-    camera = " ".join(x for x in (make, model) if x) or None
-    return orientation if 1 <= orientation <= 8 else 1, taken, camera
-
-
 # --- decoding ----------------------------------------------------------------
+# Files up to this size are read whole: one read serves the hash and the decoder. Larger files are
+# hashed while streaming and decoded from disk, so that their bytes are never all in memory.
+READ_WHOLE_MAX = 32 << 20
+# The working image's long side is at most this many times `min_side`: a very long panorama is
+# reduced further than its short side alone would ask (its short side then ends below min_side).
+MAX_ASPECT = 16
+
+
 @dataclass
 class ImageInfo:
     """Per-image fields stored in the collection (sizes after EXIF orientation)."""
@@ -255,86 +221,183 @@ class DecodedImage:
     scale: float
 
 
-def to_rgb(im: Image.Image) -> Image.Image:
-    """RGB version of any mode; transparency is composited onto white."""
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("RGBA")
-        bg = Image.new("RGB", rgba.size, (255, 255, 255))
-        bg.paste(rgba, mask=rgba.getchannel("A"))
-        return bg
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        im = im.point(lambda v: v / 256).convert("L") if im.mode != "I" else im.convert("L")
-    return im if im.mode == "RGB" else im.convert("RGB")
+def read_source(entry: FileEntry) -> tuple[bytes | None, str]:
+    """(the file's bytes, or None when it is larger than READ_WHOLE_MAX; its sha256)."""
+    if entry.size > READ_WHOLE_MAX:
+        return None, sha256_file(entry.path)
+    data = read_file(entry.path)
+    return data, sha256_bytes(data)
+
+
+def reduce_factor(width: int, height: int, min_side: int) -> int:
+    """The integer reduction that keeps the short side at least `min_side` (less than twice it),
+    or more when the long side would stay over MAX_ASPECT x min_side."""
+    factor = max(1, min(width, height) // min_side)
+    longest = MAX_ASPECT * min_side
+    if -(-max(width, height) // factor) > longest:
+        factor = -(-max(width, height) // longest)
+    return factor
+
+
+def _load_error(e: BaseException) -> SkipFile:
+    if isinstance(e, Image.DecompressionBombError):
+        return SkipFile(f"refused by the decompression-bomb guard: {e}")
+    msg = str(e) or type(e).__name__
+    if "truncated" in msg.lower():
+        return SkipFile(f"truncated image ({msg})")
+    return SkipFile(f"corrupt image data ({msg})")
+
+
+class OpenedImage:
+    """An image file whose header is read and checked but whose pixels are not decoded yet.
+
+    `info` holds the stored fields. `cost` is the peak memory (bytes) that `decode()` takes: the
+    pixels at the size the loader produces (JPEGs already scaled down by draft mode), the
+    conversion tiles and the working image (`workbench.pixels.decode_cost`). Use it in a `with`
+    block or call `close()`; `decode()` closes it.
+    """
+
+    def __init__(self, im: Image.Image, file: BinaryIO | None, info: ImageInfo, orientation: int,
+                 factor: int, frames: int = 1) -> None:
+        self._im: Image.Image | None = im
+        self._file = file
+        self.info = info
+        self.orientation = orientation
+        self.factor = factor
+        self.frames = frames  # frames or pages in the file; only the first is decoded
+        self._exif_after_pixels = im.format == "PNG" and "exif" not in im.info
+        self.decoded_size = im.size  # after draft mode
+        self.cost = decode_cost(im.width, im.height, im.mode, factor)
+
+    def decode(self) -> DecodedImage:
+        """Decode the pixels and make the RGB working image; SkipFile when the data is bad."""
+        im = self._im
+        if im is None:
+            raise RuntimeError(f"{self.info.path}: image already decoded or closed")
+        try:
+            try:
+                im.load()
+            except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError) as e:
+                raise _load_error(e) from None
+            if self._exif_after_pixels and "exif" in im.info:
+                self._late_exif(im.info["exif"])
+            try:
+                rgb = orient(rgb_reduced(im, self.factor), self.orientation)
+            except (OSError, ValueError) as e:
+                raise SkipFile(f"cannot convert image: {e}") from None
+        finally:
+            del im
+            self.close()
+        return DecodedImage(self.info, rgb, scale=self.info.width / rgb.width)
+
+    def _late_exif(self, raw: bytes) -> None:
+        """EXIF found only with the pixels (a PNG's eXIf chunk after its image data)."""
+        exif = Image.Exif()
+        try:
+            exif.load(raw)
+        except Exception:
+            return
+        orientation, taken, camera = exif_fields(exif)
+        w, h = self.info.width, self.info.height
+        if (orientation in (5, 6, 7, 8)) != (self.orientation in (5, 6, 7, 8)):
+            w, h = h, w
+        self.orientation = orientation
+        self.info = replace(self.info, width=w, height=h, taken_at=taken, camera=camera)
+
+    def close(self) -> None:
+        """Drop the undecoded image and close the file it reads from."""
+        self._im = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> OpenedImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open(path: Path, data: bytes | None) -> tuple[Image.Image, BinaryIO | None]:
+    file: BinaryIO | None = None
+    try:
+        if data is None:
+            file = open(path, "rb")  # closed by OpenedImage.close
+            return Image.open(file), file
+        return Image.open(io.BytesIO(data)), None
+    except BaseException as e:
+        if file is not None:
+            file.close()
+        if isinstance(e, Image.DecompressionBombError):
+            raise SkipFile(f"refused by the decompression-bomb guard: {e}") from None
+        if isinstance(e, UnidentifiedImageError):
+            raise SkipFile("not an image (or an unsupported image format)") from None
+        if isinstance(e, FileNotFoundError):
+            raise SkipFile("file is gone (deleted after it was found)") from None
+        if isinstance(e, PermissionError):
+            raise SkipFile("permission denied (the file is not readable)") from None
+        if isinstance(e, (OSError, ValueError, SyntaxError)):
+            raise SkipFile(f"not a readable image: {e}") from None
+        raise
+
+
+def open_image(entry: FileEntry, min_side: int = MODEL_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
+               data: bytes | None = None, digest: str | None = None) -> OpenedImage:
+    """Read an image's header and EXIF without decoding its pixels; SkipFile when it is unusable.
+
+    `data` and `digest` are the file's bytes and sha256 when the caller has them (`read_source`);
+    with `digest` but no `data` the file is decoded from disk. The pixel limit `max_pixels` (the
+    decompression-bomb guard) is checked here, before any pixel is decoded.
+    """
+    if data is None and digest is None:
+        data, digest = read_source(entry)
+    elif data is not None and not data:
+        raise SkipFile("empty file (0 bytes)")
+    if digest is None:
+        assert data is not None
+        digest = sha256_bytes(data)
+    im, file = _open(entry.path, data)
+    try:
+        w0, h0 = im.size
+        if w0 <= 0 or h0 <= 0:
+            raise SkipFile(f"image has no pixels ({w0}x{h0})")
+        if w0 * h0 > max_pixels:
+            raise SkipFile(
+                f"image is {w0}x{h0} = {w0 * h0:,} pixels, over the decompression-bomb limit of {max_pixels:,}"
+            )
+        fmt = "JPEG" if im.format == "MPO" else (im.format or "unknown")
+        orientation, taken, camera = exif_fields(im)
+        try:
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                im.seek(0)
+            if fmt == "JPEG":
+                im.draft("RGB", (min_side, min_side))
+        except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError) as e:
+            raise _load_error(e) from None
+        width, height = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
+        info = ImageInfo(
+            path=str(entry.path), file_name=entry.path.name, folder=entry.path.parent.name,
+            width=width, height=height, bytes=len(data) if data is not None else entry.size,
+            modified=entry.mtime, format=fmt, sha256=digest, taken_at=taken, camera=camera,
+        )
+        return OpenedImage(im, file, info, orientation, reduce_factor(im.width, im.height, min_side), frames)
+    except BaseException:
+        if file is not None:
+            file.close()
+        raise
 
 
 def decode_image(entry: FileEntry, min_side: int = MODEL_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
                  data: bytes | None = None, digest: str | None = None) -> DecodedImage:
     """Read, hash and decode one image file; raise SkipFile with a reason when it is unusable.
 
-    The returned image keeps at least `min_side` pixels on its short side (less
-    only when the original is smaller) and less than twice that; JPEGs are
-    decoded at reduced scale.
+    The returned image keeps at least `min_side` pixels on its short side (less only when the
+    original is smaller, or longer than MAX_ASPECT : 1) and less than twice that; JPEGs are
+    decoded at reduced scale, other formats converted and reduced tile by tile
+    (`workbench.pixels.rgb_reduced`).
     """
-    if data is None:
-        data = read_file(entry.path)
-    elif not data:
-        raise SkipFile("empty file (0 bytes)")
-    digest = digest or sha256_bytes(data)
-    try:
-        im = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as e:
-        raise SkipFile(f"refused by the decompression-bomb guard: {e}") from None
-    except UnidentifiedImageError:
-        raise SkipFile("not an image (or an unsupported image format)") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise SkipFile(f"not a readable image: {e}") from None
-    w0, h0 = im.size
-    if w0 <= 0 or h0 <= 0:
-        raise SkipFile(f"image has no pixels ({w0}x{h0})")
-    if w0 * h0 > max_pixels:
-        raise SkipFile(
-            f"image is {w0}x{h0} = {w0 * h0:,} pixels, over the decompression-bomb limit of {max_pixels:,}"
-        )
-    fmt = "JPEG" if im.format == "MPO" else (im.format or "unknown")
-    orientation, taken, camera = exif_fields(im)
-    try:
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        if fmt == "JPEG":
-            im.draft("RGB", (min_side, min_side))
-        im.load()
-    except Image.DecompressionBombError as e:
-        raise SkipFile(f"refused by the decompression-bomb guard: {e}") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        msg = str(e) or type(e).__name__
-        if "truncated" in msg.lower():
-            raise SkipFile(f"truncated image ({msg})") from None
-        raise SkipFile(f"corrupt image data ({msg})") from None
-    try:
-        oriented: Image.Image = ImageOps.exif_transpose(im) if orientation != 1 else im
-        rgb = to_rgb(oriented)
-    except (OSError, ValueError) as e:
-        raise SkipFile(f"cannot convert image: {e}") from None
-    width, height = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
-    factor = min(rgb.size) // min_side
-    if factor >= 2:  # cheap integer box reduction; the model's own resize does the rest
-        rgb = rgb.reduce(factor)
-    info = ImageInfo(
-        path=str(entry.path),
-        file_name=entry.path.name,
-        folder=entry.path.parent.name,
-        width=width,
-        height=height,
-        bytes=len(data),
-        modified=entry.mtime,
-        format=fmt,
-        sha256=digest,
-        taken_at=taken,
-        camera=camera,
-    )
-    return DecodedImage(info, rgb, scale=width / rgb.width)
+    return open_image(entry, min_side, max_pixels, data, digest).decode()
 
 
 # --- thumbnails and views ----------------------------------------------------

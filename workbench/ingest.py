@@ -11,50 +11,37 @@ engine directory, `lite:FILE` for Milvus Lite, `http(s)://host:port` for a Milvu
 engine directory stays unlocked meanwhile. Every database call goes through the Backend protocol.
 
 Decoding, EXIF, thumbnails and preprocessing run in a thread pool that feeds
-batched model inference on the calling thread; at most a few batches are in
-memory at a time. Each batch is upserted as a whole, so a cancelled job leaves
-only whole committed batches, and running the same job again resumes: files
+batched model inference on the calling thread (the per-file work is in
+`workbench.ingest_work`). The workers share one `DecodeBudget` of decoded pixels
+in flight (`IngestOptions.decode_memory`); the model inputs of at most a few
+batches wait for inference. Each batch is upserted as a whole, so a cancelled job
+leaves only whole committed batches, and running the same job again resumes: files
 whose path and content are unchanged are skipped without being decoded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from workbench.backends import Backend, BackendError
-from workbench.embedders import Embedder, PreparingEmbedder, embedder_for_collection, l2_normalise
-from workbench.images import (
-    DEFAULT_MAX_PIXELS,
-    IMAGE_EXTENSIONS,
-    MODEL_SIDE,
-    PDF_EXTENSIONS,
-    FileEntry,
-    SkipFile,
-    Skipped,
-    decode_image,
-    discover,
-    read_file,
-    save_thumbnail,
-    sha256_bytes,
-    sha256_file,
-    views_of,
-)
+from workbench.embedders import Embedder, TextEmbedder, embedder_for_collection
+from workbench.images import IMAGE_EXTENSIONS, PDF_EXTENSIONS, FileEntry, SkipFile, Skipped, discover
+from workbench.ingest_work import Images, Kind, Pdfs, Result, Unchanged, pk_value
+from workbench.ingest_work import IngestOptions as IngestOptions
+from workbench.ingest_work import path_id as path_id
 from workbench.jobs import IngestReport, Job, Meter, Progress
-from workbench.pdfs import DEFAULT_MAX_PAGES, DEFAULT_TEXT_MAX_BYTES, OpenPdf, page_thumbnail_name
+from workbench.memory import MIN_BUDGET, DecodeBudget, default_decode_budget
 from workbench.settings import CollectionError, InputError
 from workbench.targets import DbTarget, ensure_loaded, open_target
-from workbench.template_schema import blank_varchar_fields, check_template_fits, template_schema
+from workbench.template_schema import blank_varchar_fields, check_template_fits, template_schema, with_blanks
 from workbench.templates import (
     FieldMap,
     Template,
@@ -68,212 +55,6 @@ from workbench.templates import (
     thumbnails_dir,
     write_meta,
 )
-
-
-@dataclass
-class IngestOptions:
-    """Tuning knobs of an ingest run (the defaults suit most folders)."""
-
-    kind: str = "auto"  # "auto", "images" or "pdfs"
-    multiview: bool = False
-    grid: int = 3
-    workers: int | None = None
-    commit_size: int | None = None  # images (or PDF pages) per committed batch
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_pages: int = DEFAULT_MAX_PAGES
-    text_max_bytes: int = DEFAULT_TEXT_MAX_BYTES
-
-
-class Unchanged:
-    """Worker result for a file whose content hash matches the stored row."""
-
-
-UNCHANGED = Unchanged()
-
-
-def path_id(path: str) -> str:
-    """Primary key of a file: the first 32 hex digits of the sha256 of its absolute path."""
-    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:32]
-
-
-def _pk_value(fm: FieldMap, path: str) -> Any:
-    pid = path_id(path)
-    return int(pid[:16], 16) & (2**63 - 1) if fm.pk_is_int else pid
-
-
-def _fit(fm: FieldMap, name: str, value: str | None, sub: str | None = None) -> str | None:
-    if value is None:
-        return None
-    ml = fm.max_length(name, sub)
-    if ml is not None and len(value.encode("utf-8")) > ml:
-        return value.encode("utf-8")[:ml].decode("utf-8", "ignore")
-    return value
-
-
-# --- per-kind work -----------------------------------------------------------------
-@dataclass
-class _Result:
-    entry: FileEntry
-    known: bool
-    units: int
-    payload: Any
-
-
-class _Kind:
-    """What differs between image and PDF ingestion."""
-
-    name = ""
-    extensions: frozenset[str] = frozenset()
-
-    def __init__(self, embedder: Embedder, fm: FieldMap, thumbs: Path, thumbs_rel: str, opts: IngestOptions) -> None:
-        self.embedder = embedder
-        self.fm = fm
-        self.blank_for_null: frozenset[str] = frozenset()  # VARCHAR fields that cannot hold null: "" instead
-        self.thumbs = thumbs
-        self.thumbs_rel = thumbs_rel
-        self.opts = opts
-        self._prepare: Callable[[Any], Any] = (
-            embedder.prepare_image if isinstance(embedder, PreparingEmbedder) else (lambda im: im)
-        )
-
-    def embed_prepared(self, items: Sequence[Any]) -> np.ndarray:
-        if isinstance(self.embedder, PreparingEmbedder):
-            return self.embedder.embed_prepared(items)
-        return self.embedder.embed_images(items)
-
-    def task(self, entry: FileEntry, known_sha: str | None) -> _Result | Unchanged:
-        raise NotImplementedError
-
-    def rows(self, results: list[_Result]) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def common(self, d: Any) -> dict[str, Any]:
-        fm = self.fm
-        row: dict[str, Any] = {fm.pk_name: _pk_value(fm, d.path)}
-        for name in ("path", "file_name", "folder", "sha256"):
-            if fm.has(name):
-                row[name] = _fit(fm, name, getattr(d, name))
-        if fm.has("bytes"):
-            row["bytes"] = int(d.bytes)
-        if fm.has("modified"):
-            row["modified"] = float(d.modified)
-        return row
-
-
-class _Images(_Kind):
-    name = "images"
-    extensions = IMAGE_EXTENSIONS
-
-    def task(self, entry: FileEntry, known_sha: str | None) -> _Result | Unchanged:
-        data = read_file(entry.path)
-        digest = sha256_bytes(data)
-        if known_sha == digest:
-            return UNCHANGED
-        grid = self.opts.grid if self.opts.multiview else 1
-        dec = decode_image(entry, min_side=MODEL_SIDE * grid, max_pixels=self.opts.max_pixels, data=data,
-                           digest=digest)
-        save_thumbnail(dec.image, self.thumbs / f"{digest}.jpg")
-        if self.opts.multiview:
-            views = views_of(dec.image, self.opts.grid)
-            prepared = [self._prepare(crop) for _, crop in views]
-            boxes = [tuple(round(v * dec.scale) for v in box) for box, _ in views]
-        else:
-            prepared, boxes = [self._prepare(dec.image)], []
-        return _Result(entry, known_sha is not None, len(prepared), (dec.info, prepared, boxes))
-
-    def rows(self, results: list[_Result]) -> list[dict[str, Any]]:
-        flat = [p for r in results for p in r.payload[1]]
-        vecs = self.embed_prepared(flat)
-        out, i = [], 0
-        fm = self.fm
-        for r in results:
-            info, prepared, boxes = r.payload
-            vs = vecs[i : i + len(prepared)]
-            i += len(prepared)
-            row = self.common(info)
-            for name in ("width", "height"):
-                if fm.has(name):
-                    row[name] = int(getattr(info, name))
-            for name in ("format", "taken_at", "camera"):
-                if fm.has(name):
-                    row[name] = _fit(fm, name, getattr(info, name))
-            if fm.has("thumbnail"):
-                row["thumbnail"] = f"{self.thumbs_rel}/{info.sha256}.jpg"
-            row["embedding"] = vs[0]
-            if self.opts.multiview:
-                views = []
-                for vec, (x0, y0, x1, y1) in zip(vs, boxes):
-                    v: dict[str, Any] = {"embedding": vec}
-                    for key, val in (("x0", x0), ("y0", y0), ("x1", x1), ("y1", y1)):
-                        if fm.has_sub("views", key):
-                            v[key] = int(val)
-                    views.append(v)
-                row["views"] = views
-            out.append(row)
-        return out
-
-
-class _Pdfs(_Kind):
-    """PDFs are rendered and embedded on the worker threads, a chunk of pages at a time, so that
-    memory holds vectors, not page images (the embedder serialises inference)."""
-
-    name = "pdfs"
-    extensions = PDF_EXTENSIONS
-
-    def task(self, entry: FileEntry, known_sha: str | None) -> _Result | Unchanged:
-        digest = sha256_file(entry.path)
-        if known_sha == digest:
-            return UNCHANGED
-        chunk_size = int(getattr(self.embedder, "batch_size", 32) or 32)
-        numbers: list[int] = []
-        texts: list[str] = []
-        vecs: list[np.ndarray] = []
-        chunk: list[Any] = []
-        with OpenPdf(entry, self.opts.max_pages, self.opts.text_max_bytes, digest=digest) as pdf:
-            for page in pdf.pages():
-                save_thumbnail(page.image, self.thumbs / page_thumbnail_name(digest, page.number))
-                chunk.append(self._prepare(page.image))
-                numbers.append(page.number)
-                texts.append(page.text)
-                if len(chunk) >= chunk_size:
-                    vecs.append(self.embed_prepared(chunk))
-                    chunk = []
-            data = pdf.data
-        if chunk:
-            vecs.append(self.embed_prepared(chunk))
-        img = np.concatenate(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
-        with_text = [i for i, t in enumerate(texts) if t]
-        txt = img.copy()  # pages without text use their image vector
-        if with_text:
-            txt[with_text] = self.embedder.embed_texts([texts[i] for i in with_text])
-        return _Result(entry, known_sha is not None, len(numbers), (data, numbers, texts, img, txt))
-
-    def rows(self, results: list[_Result]) -> list[dict[str, Any]]:
-        fm = self.fm
-        out = []
-        for r in results:
-            data, numbers, texts, img, txt = r.payload
-            row = self.common(data)
-            for name in ("title", "author"):
-                if fm.has(name):
-                    row[name] = _fit(fm, name, getattr(data, name))
-            if fm.has("page_count"):
-                row["page_count"] = int(data.page_count)
-            pages = []
-            for k, number in enumerate(numbers):
-                p: dict[str, Any] = {"page": number, "image_vector": img[k]}
-                if fm.has_sub("pages", "text"):
-                    p["text"] = _fit(fm, "pages", texts[k], "text") or ""
-                if fm.has_sub("pages", "text_vector"):
-                    p["text_vector"] = txt[k]
-                if fm.has_sub("pages", "thumbnail"):
-                    p["thumbnail"] = f"{self.thumbs_rel}/{page_thumbnail_name(data.sha256, number)}"
-                pages.append(p)
-            if fm.has("embedding"):
-                row["embedding"] = l2_normalise(img.mean(axis=0, keepdims=True))[0]
-            row["pages"] = pages
-            out.append(row)
-        return out
 
 
 # --- the job -----------------------------------------------------------------------
@@ -290,31 +71,57 @@ def ingest_job(
     batch_size: int | None = None,
     options: IngestOptions | None = None,
     on_status: Callable[[str], None] | None = None,
+    text_embedder: TextEmbedder | None = None,
 ) -> Job:
     """A Job that ingests `paths` (files and folders) into `collection` of database `db` (a Backend, or
     a directory, `lite:FILE` or server URI to open).
 
-    The collection is created from the "Images" or "PDF documents" template when
+    The collection is created from the "Images", "PDF documents" or "Documents" template when
     it does not exist. Iterate the job for `Progress` events; `job.report` is an
     `IngestReport` at the end. Raises WorkbenchError subclasses for problems that
-    stop the whole run (model, database, incompatible collection).
+    stop the whole run (model, database, incompatible collection). Documents (kind "documents", or
+    "auto" on text files, a documents collection or with a text model given) go to
+    `workbench.documents`, which embeds text with `text_embedder` (or the text model named in the
+    options) and PDF page images with `embedder` (CLIP).
     """
     check_collection_name(collection)
     path_list = [Path(p).expanduser() for p in paths]
     opts = options or IngestOptions()
-    if opts.kind not in ("auto", "images", "pdfs"):
-        raise InputError(f"kind must be auto, images or pdfs, not {opts.kind!r}")
+    if opts.kind not in ("auto", "images", "pdfs", "documents", "products"):
+        raise InputError(f"kind must be auto, images, pdfs, documents or products, not {opts.kind!r}")
+    if opts.decode_memory is not None and opts.decode_memory < MIN_BUDGET:
+        raise InputError(f"decode_memory must be at least {MIN_BUDGET:,} bytes (1 MiB), not {opts.decode_memory!r}")
+
+    def documents(job: Job) -> Iterator[Progress]:
+        from workbench.documents import run_documents
+
+        return run_documents(job, path_list, db, collection, opts, text_embedder=text_embedder, embedder=embedder,
+                             model=model, pretrained=pretrained, checkpoint=checkpoint, device=device,
+                             batch_size=batch_size, on_status=on_status)
+
+    def products(job: Job) -> Iterator[Progress]:
+        from workbench.products import run_products
+
+        return run_products(job, path_list, db, collection, opts, embedder=embedder, model=model,
+                            pretrained=pretrained, checkpoint=checkpoint, device=device, batch_size=batch_size,
+                            on_status=on_status)
 
     def body(job: Job) -> Iterator[Progress]:
+        if opts.kind == "documents" or (opts.kind == "auto" and opts.text_model is not None):
+            return documents(job)
+        if opts.kind == "products":
+            return products(job)
         return _run(job, path_list, db, collection, embedder, model, pretrained, checkpoint,
-                    device, batch_size, opts, on_status)
+                    device, batch_size, opts, on_status, documents, products)
 
     return Job(body, title=f"ingest into {collection}")
 
 
 def _run(job: Job, paths: list[Path], db: DbTarget, collection: str, embedder: Embedder | None, model: str | None,
          pretrained: str | None, checkpoint: str | os.PathLike[str] | None, device: str | None,
-         batch_size: int | None, opts: IngestOptions, on_status: Callable[[str], None] | None) -> Iterator[Progress]:
+         batch_size: int | None, opts: IngestOptions, on_status: Callable[[str], None] | None,
+         documents: Callable[[Job], Iterator[Progress]],
+         products: Callable[[Job], Iterator[Progress]]) -> Iterator[Progress]:
     if isinstance(db, (str, os.PathLike)) and "://" not in os.fspath(db):
         db = os.path.expanduser(os.fspath(db))
     opts = replace(opts)  # adjusted below to fit an existing collection
@@ -329,10 +136,16 @@ def _run(job: Job, paths: list[Path], db: DbTarget, collection: str, embedder: E
     kind = opts.kind
     if kind == "auto":
         kind = (meta or {}).get("kind") or (guess_kind(description) if description else None) or ""
+    if kind == "documents" or (not kind and _documents_only(paths)):
+        yield from documents(job)
+        return
+    if kind == "products":  # a products collection takes product folders and manifests
+        yield from products(job)
+        return
     if kind not in ("images", "pdfs") and exists:
         raise CollectionError(
-            f"collection {collection!r} does not look like an Images or PDF documents collection "
-            "(no 'path' + 'embedding' or 'pages' fields); pass --kind images or --kind pdfs to check it"
+            f"collection {collection!r} does not look like an Images, PDF documents or Documents collection "
+            "(no 'path' + 'embedding', 'pages' or 'chunks' fields); pass --kind images, pdfs or documents to check it"
         )
     found_images = discover(paths, IMAGE_EXTENSIONS, PDF_EXTENSIONS)
     if kind == "pdfs":
@@ -379,27 +192,25 @@ def _run(job: Job, paths: list[Path], db: DbTarget, collection: str, embedder: E
         write_meta(backend, collection, _new_meta(meta, kind, template, embedder, opts))
 
         yield meter.event("checking")
-        known = _known_rows(backend, collection, fm, found.files)
-        work: list[tuple[FileEntry, str | None]] = []
-        for e in found.files:
-            row = known.get(str(e.path))
-            if row is not None and row.get("bytes") == e.size and row.get("modified") is not None \
-                    and abs(float(row["modified"]) - e.mtime) < 1e-6:
-                meter.unchanged += 1
-                meter.files_done += 1
-                meter.bytes_done += e.size
-                report.unchanged += 1
-            else:
-                work.append((e, row.get("sha256") if row else None))
+        work = changed_files(found.files, _known_rows(backend, collection, fm, found.files), meter, report)
         meter.begin_work(len(work))
         yield meter.event("ingesting")
 
         thumbs = thumbnails_dir(backend, collection)
         thumbs_rel = thumbs.relative_to(backend.workspace).as_posix()
-        handler: _Kind = (_Images if kind == "images" else _Pdfs)(embedder, fm, thumbs, thumbs_rel, opts)
+        budget = DecodeBudget(opts.decode_memory or default_decode_budget())
+        report.decode_memory = budget.limit
+        handler: Kind = (Images if kind == "images" else Pdfs)(embedder, fm, thumbs, thumbs_rel, opts, budget)
         handler.blank_for_null = blank_varchar_fields(description)
         yield from _pipeline(job, backend, collection, handler, work, report, meter)
     yield from _finish(db, collection, report, meter, cancelled=job.cancelled)
+
+
+def _documents_only(paths: list[Path]) -> bool:
+    """True when the paths hold text documents (.txt, .md, .html, paragraphs files) and no images."""
+    from workbench.documents import NON_PDF_DOCUMENT_EXTENSIONS
+
+    return bool(discover(paths, NON_PDF_DOCUMENT_EXTENSIONS).files) and not discover(paths, IMAGE_EXTENSIONS).files
 
 
 def _load_new(model: str | None, pretrained: str | None, checkpoint: str | os.PathLike[str] | None,
@@ -450,11 +261,29 @@ def _new_meta(meta: dict[str, Any] | None, kind: str, template: Template, embedd
     return out
 
 
+def changed_files(files: list[FileEntry], known: dict[str, dict[str, Any]], meter: Meter,
+                  report: IngestReport) -> list[tuple[FileEntry, str | None]]:
+    """The files to (re)ingest, each with its stored sha256 (None when new); a file whose size and
+    modification time match its stored row is counted as unchanged and left out."""
+    work: list[tuple[FileEntry, str | None]] = []
+    for e in files:
+        row = known.get(str(e.path))
+        if row is not None and row.get("bytes") == e.size and row.get("modified") is not None \
+                and abs(float(row["modified"]) - e.mtime) < 1e-6:
+            meter.unchanged += 1
+            meter.files_done += 1
+            meter.bytes_done += e.size
+            report.unchanged += 1
+        else:
+            work.append((e, row.get("sha256") if row else None))
+    return work
+
+
 def _known_rows(backend: Backend, collection: str, fm: FieldMap, files: list[FileEntry]) -> dict[str, dict[str, Any]]:
     """Stored rows of the files about to be ingested, by path (only the fields needed to skip them)."""
     wanted = [f for f in ("path", "sha256", "bytes", "modified") if fm.has(f)]
     out: dict[str, dict[str, Any]] = {}
-    ids = [_pk_value(fm, str(e.path)) for e in files]
+    ids = [pk_value(fm, str(e.path)) for e in files]
     for i in range(0, len(ids), 512):
         for row in backend.get(collection, ids[i : i + 512], output_fields=wanted):
             if row.get("path"):
@@ -462,7 +291,7 @@ def _known_rows(backend: Backend, collection: str, fm: FieldMap, files: list[Fil
     return out
 
 
-def _pipeline(job: Job, backend: Backend, collection: str, handler: _Kind, work: list[tuple[FileEntry, str | None]],
+def _pipeline(job: Job, backend: Backend, collection: str, handler: Kind, work: list[tuple[FileEntry, str | None]],
               report: IngestReport, meter: Meter) -> Iterator[Progress]:
     embed_batch = int(getattr(handler.embedder, "batch_size", 32) or 32)
     commit_units = handler.opts.commit_size or embed_batch
@@ -482,7 +311,7 @@ def _pipeline(job: Job, backend: Backend, collection: str, handler: _Kind, work:
                 return
             pending.append((nxt[0], pool.submit(handler.task, nxt[0], nxt[1])))
 
-    batch: list[_Result] = []
+    batch: list[Result] = []
     units = 0
     try:
         fill()
@@ -516,16 +345,17 @@ def _pipeline(job: Job, backend: Backend, collection: str, handler: _Kind, work:
             yield meter.event("ingesting")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        report.decode_memory_peak = handler.budget.peak
 
 
-def _commit(backend: Backend, collection: str, handler: _Kind, batch: list[_Result], report: IngestReport,
+def _commit(backend: Backend, collection: str, handler: Kind, batch: list[Result], report: IngestReport,
             meter: Meter) -> None:
     """Embed a batch and upsert it as a whole; rows the database rejects are retried one by one.
 
     Always upsert: a Milvus server's insert keeps both rows of a duplicate primary key."""
     rows = handler.rows(batch)
     if handler.blank_for_null:
-        rows = [{k: ("" if v is None and k in handler.blank_for_null else v) for k, v in row.items()} for row in rows]
+        rows = [with_blanks(row, handler.blank_for_null) for row in rows]
     try:
         backend.upsert(collection, rows)
         ok = batch
@@ -536,9 +366,10 @@ def _commit(backend: Backend, collection: str, handler: _Kind, batch: list[_Resu
                 backend.upsert(collection, [row])
                 ok.append(r)
             except BackendError as e:
-                report.skipped.append(Skipped(str(r.entry.path), f"rejected by the database: {_msg(e)}"))
+                report.skipped.append(Skipped(str(r.entry.path), f"rejected by the database: {error_message(e)}"))
                 meter.errors += 1
     for r in ok:
+        report.truncated.extend(r.notes)
         if r.known:
             report.updated += 1
         else:
@@ -547,7 +378,7 @@ def _commit(backend: Backend, collection: str, handler: _Kind, batch: list[_Resu
     report.batches_committed += 1
 
 
-def _msg(e: Exception) -> str:
+def error_message(e: Exception) -> str:
     text = str(getattr(e, "message", None) or e).splitlines()[0]
     _, sep, rest = text.partition(" failed on ")  # "upsert failed on <label>: <reason>" -> "<reason>"
     return rest.split(": ", 1)[-1] if sep and ": " in rest else text

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workbench.images import Skipped
+from workbench.memory import release_freed_memory
 
 # Exit codes of `workbench` commands (see docs/cli.md).
 EXIT_OK = 0
@@ -50,8 +52,29 @@ class Progress:
 
 
 @dataclass
+class Truncated:
+    """A file that was ingested only in part because of a limit (the report lists it; it is not
+    an error, and it does not change the exit status).
+
+    `what` is what was cut: "pages" (of a PDF or a multi-page TIFF), "page text", or a field
+    name; `kept` and `total` count pages, or UTF-8 bytes for text; `reason` is one line for people.
+    """
+
+    path: str
+    what: str
+    kept: int
+    total: int
+    reason: str
+
+
+@dataclass
 class IngestReport:
-    """What an ingest run did; `exit_code` is 3 when some files were skipped, else 0."""
+    """What an ingest run did; `exit_code` is 3 when some files were skipped, else 0.
+
+    `truncated` lists files ingested only in part (a PDF over the page limit, text over a field's
+    length). `decode_memory` is the budget of decoded pixels in flight (bytes) and
+    `decode_memory_peak` the most that the workers held at once.
+    """
 
     db: str
     collection: str
@@ -62,6 +85,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    truncated: list[Truncated] = field(default_factory=list)
     other_kind: int = 0
     ignored: int = 0
     cancelled: bool = False
@@ -69,6 +93,9 @@ class IngestReport:
     rows_in_collection: int | None = None
     elapsed_s: float = 0.0
     model: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was done differently, per file (split documents, ...)
+    decode_memory: int = 0
+    decode_memory_peak: int = 0
 
     @property
     def ingested(self) -> int:
@@ -97,12 +124,25 @@ class IngestReport:
             lines.append(f"  model: {self.model}")
         if self.other_kind:
             lines.append(f"  {self.other_kind} file(s) of the other kind were not ingested (see skipped)")
+        if self.notes:
+            lines.append("  notes:")
+            lines.extend(f"    {n}" for n in self.notes)
+        if self.decode_memory_peak:
+            lines.append(f"  decoded pixels in memory: peak {_mib(self.decode_memory_peak)} "
+                         f"of a {_mib(self.decode_memory)} budget")
         if self.skipped:
             lines.append("  skipped:")
             lines.extend(f"    {s.path}: {s.reason}" for s in self.skipped)
+        if self.truncated:
+            lines.append("  ingested in part:")
+            lines.extend(f"    {t.path}: {t.reason}" for t in self.truncated)
         if self.cancelled:
             lines.append("  only whole batches were committed; run the same command again to resume")
         return "\n".join(lines)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB"
 
 
 class Cancelled(Exception):
@@ -116,6 +156,8 @@ class Job:
     between units of work and set `job.report`. Iterating a job twice is an
     error; `resume()` makes a fresh job that runs the same body again (the
     ingestion body skips what is already committed, so that is a resume).
+    When the body ends (done, cancelled or failed), freed memory is given back to the
+    system (`workbench.memory.release_freed_memory`).
     """
 
     def __init__(self, body: Callable[[Job], Iterator[Progress]], title: str = "job") -> None:
@@ -151,9 +193,13 @@ class Job:
                 yield event
         except BaseException as e:
             self.error = e
+            # the traceback stays printable, but its frames no longer keep the body's locals
+            # (batches of images, worker pools) alive for as long as the job object lives
+            traceback.clear_frames(e.__traceback__)
             raise
         finally:
             self.finished = True
+            release_freed_memory()
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> Any:
         """Run to the end (calling `on_progress` per event) and return the report."""

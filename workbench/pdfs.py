@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from workbench.images import FileEntry, SkipFile, sha256_file
+from workbench.memory import DecodeBudget
 
 PDFIUM_LOCK = threading.RLock()
 # Rendered page size (long side, pixels): enough for CLIP's 224 input and a 256 thumbnail.
@@ -42,11 +44,13 @@ def clean_text(text: str) -> str:
 
 @dataclass
 class PdfPageData:
-    """One rendered page: 1-based number, its text (truncated), and an RGB image."""
+    """One rendered page: 1-based number, its text (truncated), an RGB image, and how many UTF-8
+    bytes the text had before it was truncated."""
 
     number: int
     text: str
     image: Image.Image
+    text_bytes: int = 0
 
 
 @dataclass
@@ -139,17 +143,47 @@ class OpenPdf:
             page_count=n,
         )
 
-    def pages(self) -> Iterator[PdfPageData]:
-        """The first `max_pages` pages, rendered one by one; SkipFile if PDFium fails on one."""
+    @property
+    def truncated(self) -> bool:
+        """True when the PDF has more pages than `max_pages` (only those are rendered)."""
+        return self.data.page_count > self.max_pages
+
+    def pages(self, budget: DecodeBudget | None = None) -> Generator[PdfPageData, None, None]:
+        """The first `max_pages` pages, rendered one by one; SkipFile if PDFium fails on one.
+
+        With a `budget`, each page holds `page_cost(render_side)` bytes of it from before it is
+        rendered until the next page is asked for (or the iteration is closed)."""
         import pypdfium2 as pdfium
 
+        cost = page_cost(self.render_side)
         for i in range(min(self.data.page_count, self.max_pages)):
+            with budget.hold(cost) if budget is not None else nullcontext():
+                with PDFIUM_LOCK:
+                    try:
+                        page = _render_page(self._doc, i, self.text_max_bytes, self.render_side)
+                    except pdfium.PdfiumError as e:
+                        raise SkipFile(f"PDF is damaged (page {i + 1}): {e}") from None
+                yield page
+                del page
+
+    def page_texts(self, start: int = 0) -> Iterator[tuple[int, str]]:
+        """(1-based page number, text layer) of every page from index `start`, nothing rendered and the
+        text not truncated; "" for a page without a text layer; SkipFile if PDFium fails on one."""
+        import pypdfium2 as pdfium
+
+        for i in range(start, self.data.page_count):
             with PDFIUM_LOCK:
                 try:
-                    page = _render_page(self._doc, i, self.text_max_bytes, self.render_side)
+                    page = self._doc[i]
+                    try:
+                        textpage = page.get_textpage()
+                        text = clean_text(textpage.get_text_range())
+                        textpage.close()
+                    finally:
+                        page.close()
                 except pdfium.PdfiumError as e:
                     raise SkipFile(f"PDF is damaged (page {i + 1}): {e}") from None
-            yield page
+            yield i + 1, text
 
     def close(self) -> None:
         with PDFIUM_LOCK:
@@ -160,6 +194,12 @@ class OpenPdf:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def page_cost(render_side: int = RENDER_SIDE) -> int:
+    """Bytes that rendering one page takes at most: the page fits `render_side` squared, held as
+    PDFium's bitmap, its PIL copy, the RGB conversion and the thumbnail's copy (4 bytes a pixel)."""
+    return 4 * render_side * render_side * 4
 
 
 def load_pdf(entry: FileEntry, max_pages: int = DEFAULT_MAX_PAGES,
@@ -191,7 +231,7 @@ def _render_page(doc: object, index: int, text_max_bytes: int, render_side: int)
         bitmap.close()
     finally:
         page.close()
-    return PdfPageData(index + 1, truncate_utf8(text, text_max_bytes), image)
+    return PdfPageData(index + 1, truncate_utf8(text, text_max_bytes), image, len(text.encode("utf-8")))
 
 
 def page_thumbnail_name(sha256: str, page: int) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 from workbench.settings import CollectionError, workbench_dir
 
 INT_TYPES = frozenset({"INT8", "INT16", "INT32", "INT64"})
+PHASH_LENGTH = 208  # workbench.perceptual.FIELD_LENGTH: 13 hashes of 16 hex digits
+MARK_FIELD = "duplicate_of"  # where "keep one, mark the rest" writes (workbench.duplicate_marks)
 FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
 
 
@@ -41,6 +43,9 @@ class FieldSpec:
     is_primary: bool = False
     max_capacity: int | None = None
     sub: tuple[FieldSpec, ...] = ()
+    space: str = ""  # whose dimension a vector has: "" the template's main model, "image" CLIP beside a text model
+    analyzer: str | None = None  # VARCHAR with a built-in analyzer ("english"): enable_analyzer, enable_match
+    bm25_of: str | None = None  # SPARSE_FLOAT_VECTOR filled by a BM25 function of this VARCHAR field
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Template:
     """A ready-made collection layout for one kind of ingestion."""
 
     name: str
-    kind: str  # "images", "pdfs", "products"
+    kind: str  # "images", "pdfs", "products", "documents"
     description: str
     fields: tuple[FieldSpec, ...]
 
@@ -79,6 +84,10 @@ def images_template(multiview: bool = False, grid: int = 3) -> Template:
         FieldSpec("taken_at", "VARCHAR", "EXIF capture time (ISO 8601, local time)", max_length=32, nullable=True),
         FieldSpec("camera", "VARCHAR", "EXIF camera make and model", max_length=256, nullable=True),
         FieldSpec("thumbnail", "VARCHAR", "thumbnail path, relative to <db>/workbench", max_length=1024),
+        FieldSpec("phash", "VARCHAR", "perceptual hashes (pHash) of the image and 12 crops, hex "
+                  "(workbench.perceptual)", max_length=PHASH_LENGTH, nullable=True),
+        FieldSpec(MARK_FIELD, "VARCHAR", "primary key of the image this one duplicates (set by the duplicates "
+                  "view or `workbench duplicates --mark`); null when not marked", max_length=128, nullable=True),
         FieldSpec("embedding", "FLOAT_VECTOR", "CLIP embedding of the whole image", vector=True, metric="COSINE",
                   required=True),
     ]
@@ -122,28 +131,42 @@ def pdf_template(max_pages: int = 1024, text_max_bytes: int = 8192) -> Template:
 
 
 def product_template(max_images: int = 16) -> Template:
-    """The "Product with multiple images" template (for the app's new-collection dialog)."""
+    """The "Product with multiple images" template: one entity per product, its photos (front, side,
+    angle shots...) as the elements of `images`, searched by MAX_SIM over them (`workbench.products`)."""
     return Template("Product with multiple images", "products", "Products with several photos each", (
         FieldSpec("id", "VARCHAR", "product id or SKU", max_length=128, is_primary=True, required=True),
-        FieldSpec("name", "VARCHAR", "product name", max_length=512, required=True),
+        FieldSpec("name", "VARCHAR", "product name (the manifest's title)", max_length=512, required=True),
         FieldSpec("description", "VARCHAR", "product description", max_length=8192, nullable=True),
         FieldSpec("category", "VARCHAR", "category", max_length=256, nullable=True),
         FieldSpec("price", "DOUBLE", "price", nullable=True),
+        FieldSpec("source", "VARCHAR", "the product folder or manifest it was ingested from", max_length=4096,
+                  nullable=True),
+        FieldSpec("digest", "VARCHAR", "sha256 of the product's record and image files (size, time): an "
+                  "unchanged product is skipped when ingested again", max_length=64, nullable=True),
+        FieldSpec("image_count", "INT32", "number of images stored", nullable=True),
         FieldSpec("embedding", "FLOAT_VECTOR", "embedding of the main image", vector=True, metric="COSINE",
                   required=True),
         FieldSpec("images", "STRUCT_ARRAY", "the product's photos", required=True, max_capacity=max_images, sub=(
-            FieldSpec("path", "VARCHAR", "image path or URL", max_length=4096, required=True),
+            FieldSpec("path", "VARCHAR", "image path", max_length=4096, required=True),
             FieldSpec("embedding", "FLOAT_VECTOR", vector=True, metric="MAX_SIM_COSINE", required=True),
+            FieldSpec("angle", "VARCHAR", "front, side, back... (\"\" when not given)", max_length=64),
+            FieldSpec("is_primary", "BOOL", "the product's main image"),
+            FieldSpec("thumbnail", "VARCHAR", "thumbnail path, relative to <db>/workbench", max_length=1024),
+            FieldSpec("sha256", "VARCHAR", "sha256 of the image file", max_length=64),
         )),
     ))
 
 
-TEMPLATE_NAMES = ("Images", "PDF documents", "Product with multiple images")
+TEMPLATE_NAMES = ("Images", "PDF documents", "Product with multiple images", "Documents")
 
 
 def template_by_name(name: str, **options: Any) -> Template:
-    """A template by its display name or kind ("images", "pdfs", "products")."""
+    """A template by its display name or kind ("images", "pdfs", "products", "documents")."""
     key = name.strip().lower()
+    if key in ("documents", "document", "docs"):
+        from workbench.document_template import documents_template
+
+        return documents_template(**options)
     if key in ("images", "image"):
         return images_template(**options)
     if key in ("pdf documents", "pdfs", "pdf"):
@@ -179,6 +202,12 @@ def create_from_template(client: Any, name: str, template: Template, dim: int) -
         if f.vector:
             index.add_index(field_name=f.name, index_type="HNSW", metric_type=f.metric or "COSINE",
                             params=dict(_HNSW))
+        if f.bm25_of:
+            from engine import Function, FunctionType
+
+            schema.add_function(Function(name=f"{f.name}_bm25", function_type=FunctionType.BM25,
+                                         input_field_names=[f.bm25_of], output_field_names=[f.name]))
+            index.add_index(field_name=f.name, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     client.create_collection(name, schema=schema, index_params=index)
 
 
@@ -187,9 +216,14 @@ def _params(f: FieldSpec, dim: int) -> dict[str, Any]:
     if f.max_length is not None:
         out["max_length"] = f.max_length
     if f.vector:
+        if f.space:
+            raise CollectionError(f"field {f.name!r} needs the dimension of the {f.space} model; create the "
+                                  "collection with template_schema(..., dims=...)")
         out["dim"] = dim
     if f.nullable:
         out["nullable"] = True
+    if f.analyzer:
+        out.update(enable_analyzer=True, enable_match=True, analyzer_params={"type": f.analyzer})
     return out
 
 
@@ -291,9 +325,15 @@ def _compatible(spec: FieldSpec, ex: ExistingField, dim: int, where: str) -> str
     return None if ok else f"{where} is {ex.dtype}, but {want} is needed"
 
 
-def check_collection(name: str, description: dict[str, Any], template: Template, dim: int) -> FieldMap:
-    """Map `template` onto an existing collection; CollectionError names the first missing or wrong field."""
+def check_collection(name: str, description: dict[str, Any], template: Template, dim: int,
+                     dims: dict[str, int] | None = None) -> FieldMap:
+    """Map `template` onto an existing collection; CollectionError names the first missing or wrong field.
+    `dims` gives the dimension of vectors of another model's space (FieldSpec.space), "image" say."""
     fields = existing_fields(description)
+
+    def dim_of(f: FieldSpec) -> int:
+        return (dims or {}).get(f.space, dim) if f.space else dim
+
     pk = next((f for f in fields.values() if f.is_primary), None)
     if pk is None:
         raise CollectionError(f"collection {name!r} has no primary key field")
@@ -318,7 +358,7 @@ def check_collection(name: str, description: dict[str, Any], template: Template,
                     f"{template.name} ingestion needs; add it or ingest into a new collection"
                 )
             continue
-        problem = _compatible(spec, ex, dim, f"field {spec.name!r} of collection {name!r}")
+        problem = _compatible(spec, ex, dim_of(spec), f"field {spec.name!r} of collection {name!r}")
         if problem:
             raise CollectionError(problem)
         for s in spec.sub:
@@ -330,7 +370,7 @@ def check_collection(name: str, description: dict[str, Any], template: Template,
                         f"{template.name} ingestion needs"
                     )
                 continue
-            problem = _compatible(s, exs, dim, f"sub-field {spec.name}[{s.name}] of collection {name!r}")
+            problem = _compatible(s, exs, dim_of(s), f"sub-field {spec.name}[{s.name}] of collection {name!r}")
             if problem:
                 raise CollectionError(problem)
         for extra in set(ex.sub) - {s.name for s in spec.sub}:
@@ -354,8 +394,11 @@ def _spec_type(f: FieldSpec) -> str:
 
 
 def guess_kind(description: dict[str, Any]) -> str | None:
-    """"pdfs" for a collection with a `pages` Array of Structs, "images" for one with `embedding` + `path`."""
+    """"documents" for a collection with a `chunks` Array of Structs, "pdfs" for one with `pages`,
+    "products" for one with `images`, "images" for one with `embedding` + `path`."""
     fields = existing_fields(description)
+    if "chunks" in fields and fields["chunks"].is_struct_array:
+        return "documents"
     if "pages" in fields and fields["pages"].is_struct_array:
         return "pdfs"
     if "images" in fields and fields["images"].is_struct_array:
@@ -366,12 +409,12 @@ def guess_kind(description: dict[str, Any]) -> str | None:
 
 
 # --- collection metadata sidecar ---------------------------------------------------
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # matched in full: `$` lets "x\n" through
 
 
 def check_collection_name(name: str) -> str:
     """`name` if it is a valid collection name (Milvus rules), else CollectionError saying why."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise CollectionError(
             f"collection name {name!r} is invalid: use letters, digits and underscores, starting with a "
             "letter or underscore (for example my_photos)"
@@ -449,5 +492,5 @@ def require_collection(client: Any, db: str | os.PathLike[str], name: str) -> di
 
 
 def collection_kind(db: Any, name: str, description: dict[str, Any]) -> str | None:
-    """"images", "pdfs", "products" or None, from the sidecar or the schema."""
+    """"images", "pdfs", "products", "documents" or None, from the sidecar or the schema."""
     return (read_meta(db, name) or {}).get("kind") or guess_kind(description)

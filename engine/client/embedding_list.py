@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import ParamError
+
 
 class EmbeddingList:
     """An ordered list of same-dimension vectors, used as one MAX_SIM query."""
@@ -14,17 +16,20 @@ class EmbeddingList:
     def __init__(self, embeddings: Any = None, dim: int | None = None, dtype: Any = None) -> None:
         self._embeddings: list[np.ndarray] = []
         self._dim = dim
-        self._dtype = np.dtype(dtype) if dtype is not None else None
+        try:
+            self._dtype = np.dtype(dtype) if dtype is not None else None
+        except TypeError:
+            raise ParamError(f"EmbeddingList: dtype {dtype!r} is not a numpy data type") from None
         if embeddings is not None:
             self.add_batch(embeddings)
 
     def add(self, embedding: Any) -> EmbeddingList:
         arr = np.frombuffer(embedding, dtype=self._dtype or np.float32) if isinstance(embedding, bytes) else np.asarray(embedding)
         if arr.ndim != 1:
-            raise ValueError(f"Embedding must be 1D, got shape {arr.shape}")
+            raise ParamError(f"Embedding must be 1D, got shape {arr.shape}")
         expected = self.dim if self._embeddings else self._dim
         if expected is not None and len(arr) != expected:
-            raise ValueError(f"Embedding dimension {len(arr)} doesn't match expected {expected}")
+            raise ParamError(f"Embedding dimension {len(arr)} doesn't match expected {expected}")
         if self._dtype is None:
             self._dtype = arr.dtype if arr.dtype.kind in "fu" and arr.dtype != np.float64 else np.dtype(np.float32)
         self._embeddings.append(arr.astype(self._dtype))
@@ -37,7 +42,7 @@ class EmbeddingList:
 
     def to_numpy(self) -> np.ndarray:
         if not self._embeddings:
-            raise ValueError("EmbeddingList is empty")
+            raise ParamError("EmbeddingList is empty")
         return np.stack(self._embeddings)
 
     def to_flat_array(self) -> np.ndarray:

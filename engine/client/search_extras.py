@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ParamError
+from engine.errors import ParamError, brief
 from engine.executor import MAX_TOPK, Candidate, Hit, OutputPlan, materialize, to_hits
 from engine.schema import CollectionSchema
 from engine.types import SCALAR_TYPES
@@ -17,7 +17,7 @@ CandidateSearch = Callable[[int], list[list[Candidate]]]  # k -> per-query candi
 
 def group_values(schema: CollectionSchema, cands: list[Candidate], field: str) -> list[Any]:
     """The value of `field` for each candidate (read per segment in one go)."""
-    plan = OutputPlan([schema.primary_field.name, field], {}, None, False)
+    plan = OutputPlan(list(dict.fromkeys([schema.primary_field.name, field])), {}, None, False)  # field may be the key
     values: list[Any] = [None] * len(cands)
     by_seg: dict[int, list[int]] = {}
     for i, c in enumerate(cands):
@@ -30,17 +30,19 @@ def group_values(schema: CollectionSchema, cands: list[Candidate], field: str) -
 
 
 def grouped_search(schema: CollectionSchema, search: CandidateSearch, field: str, limit: int, group_size: int,
-                   strict: bool, plan: OutputPlan) -> list[list[Hit]]:
-    """Milvus's grouping search: the best `limit` groups, up to `group_size` hits each.
+                   strict: bool, plan: OutputPlan, offset: int = 0) -> list[list[Hit]]:
+    """Milvus's grouping search: the best `limit` groups after the first `offset`, up to `group_size` hits each.
 
     Candidates are fetched widening (×4) until enough groups are full or the data is exhausted.
     """
+    if not isinstance(field, str):
+        raise ParamError(f"group_by_field must be a field name, got {type(field).__name__} {brief(field, 80)}")
     f = schema.field(field)
     if f is None or f.dtype not in SCALAR_TYPES:
         raise ParamError(f"group_by_field {field!r} must be a scalar field (BOOL, integer or VARCHAR) of the collection")
     if group_size < 1:
         raise ParamError(f"group_size must be ≥ 1, got {group_size}")
-    k = min(MAX_TOPK, max(limit * group_size * 4, 16))
+    k = min(MAX_TOPK, max((limit + offset) * group_size * 4, 16))
     while True:
         per_query = search(k)
         out = []
@@ -51,12 +53,12 @@ def grouped_search(schema: CollectionSchema, search: CandidateSearch, field: str
                 members = groups.setdefault(v, [])
                 if len(members) < group_size:
                     members.append(c)
-            chosen = list(groups.items())[:limit]
-            full = len(chosen) == limit and all(len(m) == group_size for _, m in chosen)
+            wanted = list(groups.items())[: offset + limit]
+            full = len(wanted) == offset + limit and all(len(m) == group_size for _, m in wanted)
             if not full and len(cands) == k:
                 complete = False
             hits = []
-            for value, members in chosen:
+            for value, members in wanted[offset:]:
                 if strict and len(members) < group_size:
                     continue
                 for h in to_hits(schema, members, plan):
@@ -72,8 +74,8 @@ class SearchIterator:
     """Pages through the hits of one query, best first (`next()` returns [] at the end)."""
 
     def __init__(self, hits: list[Hit], batch_size: int) -> None:
-        if batch_size < 1:
-            raise ParamError(f"batch_size must be ≥ 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParamError(f"batch_size must be an integer ≥ 1, got {batch_size!r}")
         self._hits = hits
         self._pos = 0
         self._batch = batch_size

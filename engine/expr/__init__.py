@@ -44,6 +44,11 @@ class CompiledFilter:
         """
         return evaluate(self._bound, table, self.expr)
 
+    @property
+    def bound(self) -> B:
+        """The type-checked tree (`engine.expr.bound` nodes), for analyses such as partition pruning."""
+        return self._bound
+
     def pk_values(self, pk_name: str) -> list[Any] | None:
         """The literal keys if the filter is exactly `pk == v`, `pk in [...]` or an `or` of those, else None."""
         f = self._schema.field(pk_name)
@@ -54,13 +59,14 @@ class CompiledFilter:
 
 
 def compile_filter(
-    expr: str, schema: CollectionSchema, params: Mapping[str, Any] | None = None
+    expr: str, schema: CollectionSchema, params: Mapping[str, Any] | None = None, *, timezone: str | None = None
 ) -> CompiledFilter:
     """Parse and type-check `expr` against `schema`; `{name}` placeholders take values from `params`.
 
+    `timezone` (an IANA name) reads `ISO '...'` literals that carry no offset; without one they are refused.
     Raises FilterError (with a 1-based `position`) for any syntax or type error.
     """
-    binder = Binder(schema, expr if isinstance(expr, str) else "")
+    binder = Binder(schema, expr if isinstance(expr, str) else "", timezone)
     try:
         tree = parse(expr, params)
         bound = binder.bind_filter(tree)

@@ -45,7 +45,7 @@ class Literal(Node):
 class ListLit(Node):
     """A list of constants: `[1, 2, "a"]` (items may be lists)."""
 
-    items: tuple[Literal | ListLit, ...]
+    items: tuple[Literal | ListLit | TimeLit, ...]
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,20 @@ class Exists(Node):
     path: Node
 
 
+@dataclass(frozen=True)
+class TimeLit(Node):
+    """`ISO '2025-01-01T00:00:00Z'`: a TIMESTAMPTZ constant (read when bound, in the call's time zone)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class IntervalLit(Node):
+    """`INTERVAL 'P1D'`: an ISO 8601 duration, added to or subtracted from a TIMESTAMPTZ."""
+
+    text: str
+
+
 def precedence(node: Node) -> int:
     """How tightly `node` binds when rendered without parentheses."""
     if isinstance(node, Logical):
@@ -220,8 +234,10 @@ def render_value(v: object) -> str:
 
 
 def list_values(node: ListLit) -> list[object]:
-    """The Python value of a list literal (nested lists become lists)."""
-    return [list_values(x) if isinstance(x, ListLit) else x.value for x in node.items]
+    """The Python value of a list literal (nested lists become lists); TimeLit items stay nodes (the
+    binder reads them, with the call's time zone, where a TIMESTAMPTZ is compared)."""
+    return [list_values(x) if isinstance(x, ListLit) else x if isinstance(x, TimeLit) else x.value
+            for x in node.items]
 
 
 def render(node: Node) -> str:
@@ -277,4 +293,8 @@ def _r(node: Node) -> str:
         return f"{node.name.upper()}({', '.join(_r(a) for a in node.args)})"
     if isinstance(node, Exists):
         return "exists " + _wrap(node.path, P_ATOM)
+    if isinstance(node, TimeLit):
+        return f"ISO {render_string(node.text)}"
+    if isinstance(node, IntervalLit):
+        return f"INTERVAL {render_string(node.text)}"
     raise TypeError(f"unknown node {type(node).__name__}")

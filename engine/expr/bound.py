@@ -5,6 +5,7 @@ Produced by engine.expr.compiler, walked by engine.expr.evaluator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -25,6 +26,9 @@ class Ty(Enum):
     ARRAY = "ARRAY"
     LIST = "list"
     NULL = "null"
+    TIME = "TIMESTAMPTZ"  # microseconds since the epoch, UTC (engine/expr/temporal.py)
+    INTERVAL = "INTERVAL"  # microseconds
+    GEO = "GEOMETRY"  # only the ST_* operators and `is null` take it (engine/expr/spatial.py)
 
 
 @dataclass
@@ -34,6 +38,14 @@ class B:
     ty: Ty
     pos: int = field(default=0, kw_only=True)
     desc: str = field(default="", kw_only=True)
+
+
+@dataclass
+class BMatch(B):
+    """TEXT_MATCH / PHRASE_MATCH on a VARCHAR column: `match(column)` gives the row mask."""
+
+    column: str
+    match: Callable[[Any], Any]
 
 
 @dataclass
@@ -125,6 +137,17 @@ class BLength(B):
     value: B
 
 
+@dataclass
+class BSpatial(B):
+    """An ST_* operator on a GEOMETRY column: `op` is its lower-case name, `query` the constant geometry
+    (a shapely object), `distance` the meters of ST_DWITHIN."""
+
+    op: str
+    column: str
+    query: Any = None
+    distance: float = 0.0
+
+
 def scalar_ty(dtype: DataType) -> Ty:
     """Static type of a scalar field type (JSON for anything else)."""
     if dtype in INTEGER_TYPES:
@@ -135,6 +158,10 @@ def scalar_ty(dtype: DataType) -> Ty:
         return Ty.BOOL
     if dtype == DataType.VARCHAR:
         return Ty.STR
+    if dtype == DataType.TIMESTAMPTZ:
+        return Ty.TIME
+    if dtype == DataType.GEOMETRY:
+        return Ty.GEO
     return Ty.JSON
 
 

@@ -8,12 +8,12 @@ FilterError with the 1-based column of the offending part.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.errors import FilterError
+from engine.expr import spatial, temporal
 from engine.expr import values as V
 from engine.expr.ast import (
     FUNCTIONS,
@@ -23,6 +23,7 @@ from engine.expr.ast import (
     Exists,
     In,
     Index,
+    IntervalLit,
     IsNull,
     Like,
     ListLit,
@@ -32,6 +33,7 @@ from engine.expr.ast import (
     Node,
     Not,
     Range,
+    TimeLit,
     Unary,
     list_values,
     render,
@@ -56,13 +58,17 @@ from engine.expr.bound import (
     const_node,
     scalar_ty,
 )
+from engine.lazy import lazy_module
 from engine.schema import CollectionSchema, FieldSchema
 from engine.types import DYNAMIC_FIELD, FLOAT_TYPES, INTEGER_TYPES, VECTOR_TYPES, DataType
 
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # loaded by the first filter: see engine/lazy.py
+
 _NUMERIC = (Ty.INT, Ty.FLOAT, Ty.NUM)
 _UNSUPPORTED_FUNCTIONS = {
-    "text_match": "it needs Milvus's full-text index",
-    "phrase_match": "it needs Milvus's full-text index",
     "random_sample": "sampling is not implemented",
     "element_filter": "Array of Structs filtering is not implemented",
     "match_all": "Array of Structs filtering is not implemented",
@@ -77,9 +83,10 @@ _UNSUPPORTED_FUNCTIONS = {
 class Binder:
     """Resolves names against a schema and type-checks; collects referenced columns."""
 
-    def __init__(self, schema: CollectionSchema, text: str) -> None:
+    def __init__(self, schema: CollectionSchema, text: str, timezone: str | None = None) -> None:
         self.schema = schema
         self.text = text
+        self.timezone = timezone  # reads ISO literals without an offset (engine/expr/temporal.py)
         self.fields: set[str] = set()
 
     def fail(self, msg: str, pos: int) -> FilterError:
@@ -103,7 +110,12 @@ class Binder:
         if isinstance(node, Literal):
             return const_node(node.value, node.pos)
         if isinstance(node, ListLit):
+            if temporal.has_time_literal(node):
+                raise self.fail("ISO timestamps in a list only go with a TIMESTAMPTZ field: tsz in [ISO '...']",
+                                node.pos)
             return const_node(list_values(node), node.pos)
+        if isinstance(node, (TimeLit, IntervalLit)):
+            return temporal.bind_literal(self, node)
         if isinstance(node, (Name, Index)):
             return self.bind_path(node)
         if isinstance(node, Unary):
@@ -220,6 +232,8 @@ class Binder:
             DataType.ARRAY,
             DataType.BOOL,
             DataType.VARCHAR,
+            DataType.TIMESTAMPTZ,
+            DataType.GEOMETRY,
         ) and f.dtype not in (INTEGER_TYPES | FLOAT_TYPES):
             raise self.fail(f"{f.dtype.name} field {f.name!r} cannot be used in filters", pos)
 
@@ -239,6 +253,9 @@ class Binder:
         op, pos = node.op, node.pos
         desc = f"the expression {_short(render(node))}"
         operands = [self.bind(left)] + ([self.bind(right)] if right is not None else [])
+        timed = temporal.bind_arith(self, op, operands, pos, desc)
+        if timed is not None:
+            return timed
         for b in operands:
             if b.ty not in (*_NUMERIC, Ty.JSON, Ty.NULL):
                 raise self.fail(f"arithmetic '{op}' needs numbers, but got {_what(b)}", b.pos)
@@ -264,6 +281,9 @@ class Binder:
 
     # --- comparisons -----------------------------------------------------------
     def _comparable(self, op: str, a: B, b: B) -> bool:
+        special = temporal.comparable(a, b)
+        if special is not None:
+            return special
         ta, tb = a.ty, b.ty
         if Ty.ARRAY in (ta, tb):
             return False
@@ -314,8 +334,12 @@ class Binder:
 
     def bind_in(self, node: In) -> B:
         v = self.bind(node.value)
-        items = list_values(node.items)
         word = "not in" if node.negated else "in"
+        if v.ty is Ty.TIME:
+            return BIn(Ty.BOOL, v, temporal.time_items(self, node.items, word), pos=node.pos, desc=v.desc)
+        if temporal.has_time_literal(node.items):
+            raise self.fail(f"'{word}': ISO timestamps only go with a TIMESTAMPTZ field, not {_what(v)}", v.pos)
+        items = list_values(node.items)
         for item in items:
             probe = const_node(item, node.items.pos)
             if not self._comparable("==", v, probe):
@@ -345,8 +369,14 @@ class Binder:
     # --- functions -------------------------------------------------------------
     def bind_call(self, node: Call) -> B:
         name = node.name
-        if name in _UNSUPPORTED_FUNCTIONS or name.startswith("st_"):
-            why = _UNSUPPORTED_FUNCTIONS.get(name, "geometry functions are not implemented")
+        if name in ("text_match", "phrase_match"):
+            from engine.fulltext.text_match import bind_match
+
+            return bind_match(self, node)
+        if name.startswith("st_"):
+            return spatial.bind_spatial(self, node)
+        if name in _UNSUPPORTED_FUNCTIONS:
+            why = _UNSUPPORTED_FUNCTIONS[name]
             raise self.fail(f"function {name.upper()} is not supported by this engine: {why}", node.pos)
         if name not in FUNCTIONS:
             close = difflib.get_close_matches(name, FUNCTIONS, n=1, cutoff=0.6)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.errors import FilterError
 from engine.expr import kernels as K
+from engine.expr import spatial
 from engine.expr import values as V
 from engine.expr.bound import (
     B,
@@ -36,8 +36,18 @@ from engine.expr.bound import (
     BLength,
     BLike,
     BLogic,
+    BMatch,
     BNot,
+    BSpatial,
+    Ty,
 )
+from engine.geometry import GeometryValueError
+from engine.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # loaded by the first filter: see engine/lazy.py
 
 
 @dataclass
@@ -117,7 +127,14 @@ class _Evaluator:
         if isinstance(node, BConst):
             return Const(node.value)
         if isinstance(node, BColumn):
+            if node.ty is Ty.TIME:  # microseconds since the epoch (engine/expr/temporal.py)
+                return Vec(self.column(node.name).cast(pa.int64()))
             return Vec(self.column(node.name))
+        if isinstance(node, BSpatial):
+            try:
+                return Vec(spatial.evaluate(node, self.column(node.column)))
+            except GeometryValueError as e:
+                raise FilterError(str(e), node.pos, self.text) from None
         if isinstance(node, BJson):
             uniq, codes = self.json_column(node.column)
             if node.path:
@@ -148,6 +165,8 @@ class _Evaluator:
             return self.contains(self.eval(node.value), node.items, node.all_of)
         if isinstance(node, BLength):
             return self.length(self.eval(node.value))
+        if isinstance(node, BMatch):
+            return Vec(pa.array(node.match(self.column(node.column)), type=pa.bool_()))
         raise FilterError(f"cannot evaluate {type(node).__name__}", node.pos, self.text)
 
     # --- helpers -----------------------------------------------------------

@@ -10,22 +10,27 @@ rounded to float32.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.expr import values as V
+from engine.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # loaded by the first filter: see engine/lazy.py
 
 _INT64_MIN = np.int64(V.INT64_MIN)
-PC_CMP = {
-    "==": pc.equal,
-    "!=": pc.not_equal,
-    "<": pc.less,
-    "<=": pc.less_equal,
-    ">": pc.greater,
-    ">=": pc.greater_equal,
+PC_CMP = {  # names resolved at call time: pyarrow.compute loads lazily (engine/lazy.py)
+    "==": lambda a, b: pc.equal(a, b),
+    "!=": lambda a, b: pc.not_equal(a, b),
+    "<": lambda a, b: pc.less(a, b),
+    "<=": lambda a, b: pc.less_equal(a, b),
+    ">": lambda a, b: pc.greater(a, b),
+    ">=": lambda a, b: pc.greater_equal(a, b),
 }
 
 

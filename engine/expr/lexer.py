@@ -66,6 +66,11 @@ _UNSUPPORTED_OPS = {
     "~": "the bitwise operator '~' is not supported; use 'not' (or '!')",
     "=": "'=' is not an operator; use '==' to compare",
 }
+# Numbers are ASCII digits only, as in Milvus's grammar (Digit: [0-9]); str.isdigit() would also
+# take '₅', '²' or '٣', which int() then refuses or reads as another number.
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
 _SIMPLE_ESCAPES = {
     "\\": "\\",
     '"': '"',
@@ -121,11 +126,15 @@ class _Lexer:
     def run(self) -> list[Token]:
         s = self.s
         n = len(s)
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise self.fail(f"character {s[e.start]!r} is not valid Unicode (a lone surrogate)", e.start) from None
         while self.i < n:
             c = s[self.i]
             if c in " \t\r\n\f\v":
                 self.i += 1
-            elif c.isdigit() or (c == "." and self.i + 1 < n and s[self.i + 1].isdigit()):
+            elif c in _DIGITS or (c == "." and self.i + 1 < n and s[self.i + 1] in _DIGITS):
                 self.number()
             elif c in "rR" and self.i + 1 < n and s[self.i + 1] in "\"'":
                 self.string(raw=True)
@@ -163,7 +172,7 @@ class _Lexer:
             base = {"x": 16, "o": 8, "b": 2}[s[j + 1].lower()]
             j += 2
             k = j
-            while k < n and (s[k].isalnum() or s[k] == "_"):
+            while k < n and (s[k] in _ALNUM or s[k] == "_"):
                 k += 1
             digits = s[j:k]
             try:
@@ -173,22 +182,22 @@ class _Lexer:
             self.i = k
             self.emit_int(value, start, s[start:k])
             return
-        while j < n and s[j].isdigit():
+        while j < n and s[j] in _DIGITS:
             j += 1
         is_float = False
         if j < n and s[j] == ".":
             is_float = True
             j += 1
-            while j < n and s[j].isdigit():
+            while j < n and s[j] in _DIGITS:
                 j += 1
         if j < n and s[j] in "eE":
             k = j + 1
             if k < n and s[k] in "+-":
                 k += 1
-            if k < n and s[k].isdigit():
+            if k < n and s[k] in _DIGITS:
                 is_float = True
                 j = k
-                while j < n and s[j].isdigit():
+                while j < n and s[j] in _DIGITS:
                     j += 1
             else:
                 raise self.fail(f"invalid number {s[start:k]!r}: the exponent has no digits", start)
@@ -208,6 +217,9 @@ class _Lexer:
                 f"(write {int(lexeme)}, or 0o{lexeme.lstrip('0') or '0'} for octal)",
                 start,
             )
+        if len(lexeme) > 19:  # beyond int64 (19 digits); int() would refuse past 4300 digits anyway
+            raise self.fail(f"integer {lexeme[:24]}{'...' if len(lexeme) > 24 else ''} is out of the 64-bit integer "
+                            "range", start)
         self.emit_int(int(lexeme), start, lexeme)
 
     def emit_int(self, value: int, start: int, lexeme: str) -> None:
@@ -250,8 +262,17 @@ class _Lexer:
                 code = int(hexits, 16)
                 if code > 0x10FFFF:
                     raise self.fail(f"invalid escape '\\{e}{hexits}': not a Unicode code point", j)
-                parts.append(chr(code))
                 j += 2 + width
+                if 0xD800 <= code <= 0xDBFF and s[j : j + 2] == "\\u":  # a UTF-16 pair: \ud83d\ude00
+                    low = s[j + 2 : j + 6]
+                    if len(low) == 4 and all(h in "0123456789abcdefABCDEF" for h in low) \
+                            and 0xDC00 <= int(low, 16) <= 0xDFFF:
+                        code = 0x10000 + ((code - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+                        j += 6
+                if 0xD800 <= code <= 0xDFFF:
+                    raise self.fail(f"invalid escape '\\{e}{hexits}': a lone surrogate is not a character",
+                                    j - 2 - width)
+                parts.append(chr(code))
             else:
                 # Unknown escapes keep their backslash, so `like "10\%"` means a literal '%'.
                 parts.append(c + e)

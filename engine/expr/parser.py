@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import FilterError
+from engine.errors import FilterError, brief
 from engine.expr.ast import (
     COMPARE_OPS,
     Arith,
@@ -24,6 +24,7 @@ from engine.expr.ast import (
     Exists,
     In,
     Index,
+    IntervalLit,
     IsNull,
     Like,
     ListLit,
@@ -33,6 +34,7 @@ from engine.expr.ast import (
     Node,
     Not,
     Range,
+    TimeLit,
     Unary,
 )
 from engine.expr.lexer import INT64_MAX, INT64_MIN, T, Token, tokenize
@@ -284,6 +286,10 @@ class _Parser:
             return self.parse_template()
         if tok.kind is T.IDENT:
             self.advance()
+            word = str(tok.value).upper()
+            if word in ("ISO", "INTERVAL") and self.peek().kind is T.STRING:  # TIMESTAMPTZ literals
+                text = str(self.advance().value)
+                return TimeLit(text, pos=tok.pos) if word == "ISO" else IntervalLit(text, pos=tok.pos)
             if self.peek().is_op("("):
                 return self.parse_call(tok)
             node: Name | Index = Name(str(tok.value), pos=tok.pos)
@@ -317,6 +323,10 @@ class _Parser:
         return Index(base, key, pos=base.pos)
 
     def parse_call(self, name_tok: Token) -> Call:
+        raw = str(name_tok.value)
+        if raw.lower().startswith("st_") and raw not in (raw.lower(), raw.upper()):
+            raise self.fail(f"geometry operator {raw!r}: Milvus takes operator names all upper case or all "
+                            f"lower case ({raw.upper()} or {raw.lower()})", name_tok.pos)
         open_tok = self.advance()
         args: list[Node] = []
         while not self.peek().is_op(")"):
@@ -332,13 +342,13 @@ class _Parser:
 
     def parse_list(self) -> ListLit:
         open_tok = self.advance()
-        items: list[Literal | ListLit] = []
+        items: list[Literal | ListLit | TimeLit] = []
         while not self.peek().is_op("]"):
             if self.peek().kind is T.EOF:
                 self.expect_close("]", open_tok, "list")
             start = self.peek()
             item = self.parse_or()
-            if not isinstance(item, (Literal, ListLit)):
+            if not isinstance(item, (Literal, ListLit, TimeLit)):
                 raise self.fail(
                     "list items must be constants (numbers, strings, booleans or lists)", start.pos
                 )
@@ -379,7 +389,7 @@ class _Parser:
         if isinstance(value, int):
             if not INT64_MIN <= value <= INT64_MAX:
                 raise self.fail(
-                    f"template parameter {name!r}: {value} is out of the 64-bit integer range", pos
+                    f"template parameter {name!r}: {brief(value)} is out of the 64-bit integer range", pos
                 )
             return Literal(value, pos=pos)
         if isinstance(value, float):
@@ -387,6 +397,11 @@ class _Parser:
                 raise self.fail(f"template parameter {name!r} is NaN, which cannot be compared", pos)
             return Literal(value, pos=pos)
         if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise self.fail(f"template parameter {name!r} holds {value[e.start]!r}, which is not valid "
+                                "Unicode (a lone surrogate)", pos) from None
             return Literal(value, pos=pos)
         if isinstance(value, (list, tuple)):
             return ListLit(tuple(self.param_node(v, name, pos) for v in value), pos=pos)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from engine.errors import CorruptionError, ParamError
+from engine.errors import CorruptionError, ParamError, brief
 
 __all__ = [
     "INT32_MAX",
@@ -132,14 +133,16 @@ class RWLock:
 def check_int(params: dict[str, Any], name: str, default: int | None, lo: int, hi: int) -> int | None:
     """Read integer parameter ``name`` (ints or digit strings, as Milvus accepts) within [lo, hi]."""
     value = params.get(name, default)
+    if type(value) is int and lo <= value <= hi:  # the common case, checked first
+        return value
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):  # ASCII digits only
         value = int(value.strip())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ParamError(f"index parameter {name} must be an integer in [{lo}, {hi}], got {value!r}")
+        raise ParamError(f"index parameter {name} must be an integer in [{lo}, {hi}], got {brief(value)}")
     if not lo <= int(value) <= hi:
-        raise ParamError(f"index parameter {name} = {value} is out of range [{lo}, {hi}]")
+        raise ParamError(f"index parameter {name} = {brief(value)} is out of range [{lo}, {hi}]")
     return int(value)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import CorruptionError, ParamError
+from engine.errors import CorruptionError, ParamError, UnsupportedError
 from engine.index.base import INT32_MAX, VectorIndex, check_int, read_meta
 from engine.index.flat import BruteForceIndex
 from engine.index.hnsw import HNSWIndex
@@ -45,8 +45,6 @@ UNIMPLEMENTED_INDEX_TYPES = frozenset(
         "GPU_IVF_FLAT",
         "GPU_IVF_PQ",
         "GPU_BRUTE_FORCE",
-        "SPARSE_INVERTED_INDEX",
-        "SPARSE_WAND",
         "MINHASH_LSH",
         "EMB_LIST_HNSW",
     }
@@ -88,12 +86,14 @@ def create_index(
     ``maxsim=True`` (an embedding-list sub-field) also accepts a plain metric, read as
     its MAX_SIM form; ``maxsim=False`` refuses MAX_SIM metrics. An empty ``metric``
     means COSINE (HAMMING for BIN_ types), as in Milvus. Raises
-    ParamError for bad parameters or metric/type pairs, NotImplementedError for Milvus
+    ParamError for bad parameters or metric/type pairs, UnsupportedError (a NotImplementedError) for Milvus
     index types this engine does not implement.
     """
     itype = (index_type or "AUTOINDEX").upper()
+    if itype in ("SPARSE_INVERTED_INDEX", "SPARSE_WAND"):
+        raise ParamError(f"index type {itype} is for SPARSE_FLOAT_VECTOR fields")
     if itype in UNIMPLEMENTED_INDEX_TYPES:
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"index type {itype} is not implemented by this engine; use one of {', '.join(SUPPORTED_INDEX_TYPES)}"
         )
     if itype not in _METRICS:
@@ -133,6 +133,10 @@ def load_index(
     """
     meta = read_meta(Path(path))
     cls = _CLASSES.get(str(meta.get("class")))
+    if meta.get("class") == "SparseInvertedIndex":  # imported here: engine.fulltext imports engine.index
+        from engine.fulltext.inverted_index import SparseInvertedIndex
+
+        cls = SparseInvertedIndex
     if cls is None:
         raise CorruptionError(f"{path}: unknown index class {meta.get('class')!r}", str(path))
     index: VectorIndex = cls.load(Path(path), vectors)

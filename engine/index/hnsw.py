@@ -50,6 +50,15 @@ _WIDEN = 1.5
 _ADD_BATCH = 8192
 
 
+UNIT_TOLERANCE = 1e-3
+
+
+def all_unit(vectors: np.ndarray) -> bool:
+    """Whether every row has length 1 within UNIT_TOLERANCE (as normalised embeddings do)."""
+    a = np.asarray(vectors, dtype=np.float64)
+    return bool(len(a) == 0 or np.all(np.abs(np.linalg.norm(a, axis=1) - 1.0) <= UNIT_TOLERANCE))
+
+
 class HNSWIndex:
     """An hnswlib graph over one segment's float vectors (labels = local row ids)."""
 
@@ -71,6 +80,11 @@ class HNSWIndex:
         self.default_ef = check_int(self.params, "ef", DEFAULT_EF, 1, INT32_MAX) or DEFAULT_EF
         self._index: hnswlib.Index | None = None
         self._vectors: np.ndarray | None = None  # the raw vectors, for exact fallbacks
+        # COSINE over vectors that are already unit length (|norm - 1| <= UNIT_TOLERANCE): the graph
+        # stores them as they are, so it can serve as their only copy; hits are re-scored by true cosine.
+        self.raw_cosine = False
+        self._norms = np.zeros(0, dtype=np.float32)
+        self._frozen = False  # searched by many threads, never changed: no lock needed
         self._dim = 0
         self._lock = RWLock()
         self._saved_file: tuple[Path, int, int] | None = None  # (file, size, mtime_ns) saved, for stats()
@@ -88,12 +102,28 @@ class HNSWIndex:
     def _space(self) -> str:
         return "l2" if self.metric == "L2" else "ip"
 
-    def _prep(self, x: np.ndarray) -> np.ndarray:
+    def _prep_data(self, x: np.ndarray) -> np.ndarray:
+        """Vectors to store: unit length for COSINE, unless they are stored as given (`raw_cosine`)."""
         a = as_float_matrix(x)
+        if self.metric == "COSINE" and self.raw_cosine:
+            return a
         return normalize_rows(a) if self.metric == "COSINE" else a
+
+    @property
+    def stores_raw(self) -> bool:
+        """Whether `get_vectors` returns the vectors exactly as they were added."""
+        return self.metric != "COSINE" or self.raw_cosine
+
+    def use_raw_cosine_if_unit(self, vectors: np.ndarray) -> bool:
+        """Before the first build: store COSINE vectors as given when all are unit length; returns the choice."""
+        if self.metric == "COSINE" and self.count == 0:
+            self.raw_cosine = bool(all_unit(vectors))
+        return self.raw_cosine
 
     def build(self, vectors: np.ndarray, progress: Progress | None = None, threads: int = 0) -> None:
         """Build the graph over ``vectors``; keeps a reference to them for exact fallbacks."""
+        if self._frozen:
+            raise RuntimeError("this index is shared by searches and cannot change; load a copy to change it")
         data = as_float_matrix(vectors)
         index = hnswlib.Index(space=self._space(), dim=int(data.shape[1]))
         index.init_index(max_elements=max(1, len(data)), M=self.M, ef_construction=self.ef_construction)
@@ -106,6 +136,8 @@ class HNSWIndex:
 
     def add(self, vectors: np.ndarray, progress: Progress | None = None, threads: int = 0) -> None:
         """Append rows (ids continue from the current count). Exclusive with searches."""
+        if self._frozen:
+            raise RuntimeError("this index is shared by searches and cannot change; load a copy to change it")
         data = as_float_matrix(vectors)
         if self._index is None:
             self.build(data, progress, threads)
@@ -114,17 +146,32 @@ class HNSWIndex:
             raise ParamError(f"vectors have dimension {data.shape[1]}, the index has {self._dim}")
         with self._lock.write():
             start = self.count
-            self._index.resize_index(start + len(data))
+            if self._index.get_max_elements() < start + len(data):
+                self._index.resize_index(start + len(data))
             if self._vectors is not None:
                 self._vectors = np.concatenate([self._vectors, data])
             self._saved_file = None
             self._add(data, start, progress, threads)
 
+    def freeze(self) -> None:
+        """From now on the index only serves searches (any change raises), so they need no lock."""
+        self._frozen = True
+
+    def reserve(self, total: int) -> None:
+        """Make room for `total` vectors at once (so a series of `add` calls does not reallocate)."""
+        if self._index is not None and self._index.get_max_elements() < total:
+            with self._lock.write():
+                self._index.resize_index(total)
+
     def _add(self, data: np.ndarray, start: int, progress: Progress | None, threads: int) -> None:
         assert self._index is not None
         n = len(data)
+        if self.raw_cosine and len(data) and not all_unit(data):
+            raise ParamError("this graph stores unit-length COSINE vectors as given; these are not unit length")
+        if self.raw_cosine:
+            self._norms = np.concatenate([self._norms[:start], np.linalg.norm(data, axis=1).astype(np.float32)])
         for s in range(0, n, _ADD_BATCH):
-            chunk = self._prep(data[s : s + _ADD_BATCH])
+            chunk = self._prep_data(data[s : s + _ADD_BATCH])
             labels = np.arange(start + s, start + s + len(chunk), dtype=np.int64)
             self._index.add_items(chunk, labels, num_threads=threads if threads > 0 else -1)
             if progress is not None:
@@ -143,21 +190,84 @@ class HNSWIndex:
             raise ParamError(f"ef ({ef}) should be larger than or equal to k ({k})")
         return ef
 
-    def _knn(self, q: np.ndarray, kk: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+    def _knn(
+        self, q: np.ndarray, kk: int, ef: int, inv_norm: np.ndarray | np.float32 | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The kk nearest of each query, searching with breadth ``ef``; Milvus distances.
 
         hnswlib searches with ``max(ef_, k)``. Its ``ef_`` stays at 1 and the breadth is
         set by asking for ``max(ef, kk)`` results, so ef is never shared state and
         searches only need the read side of the lock.
+
+        For COSINE, ``q`` is searched as given (scaling a query does not change the order of
+        inner products, so the graph walk is the same) and ``inv_norm`` (1 / |q| per row, 0 for a
+        zero row) turns the inner products of the hits into cosines.
         """
         assert self._index is not None
-        with self._lock.read():
-            labels, dist = self._index.knn_query(q, k=min(max(ef, kk), self.count))
-        labels = labels[:, :kk].astype(np.int64)
-        dist = dist[:, :kk].astype(np.float32)
-        if self.metric != "L2":
-            dist = np.float32(1.0) - dist
-        return labels, dist
+        k = min(max(ef, kk), self.count)
+        if self._frozen:
+            labels, dist = self._index.knn_query(q, k=k)
+        else:
+            with self._lock.read():
+                labels, dist = self._index.knn_query(q, k=k)
+        # hnswlib's labels are uint64 row numbers (< 2**63): viewed as int64, not copied
+        if self.metric == "L2":
+            return labels[:, :kk].view(np.int64), dist[:, :kk]
+        sim = np.subtract(np.float32(1.0), dist, out=dist)  # hnswlib's fresh array, reused
+        if inv_norm is not None:  # a float32 scalar (one query, see _search_one) or one value per row
+            sim *= inv_norm[:, None] if isinstance(inv_norm, np.ndarray) else inv_norm
+        if self.raw_cosine:  # inner products with near-unit vectors: divide by their norms, re-rank all fetched
+            sim *= self._inverse_norms()[labels]
+            if np.count_nonzero(sim[:, 1:] > sim[:, :-1]):
+                if len(sim) == 1:  # one query: plain indexing (take_along_axis costs microseconds in Python)
+                    order = np.argsort(-sim[0], kind="stable")[:kk]
+                    return labels[0][order].view(np.int64)[None], sim[0][order][None]
+                order = np.argsort(-sim, axis=1, kind="stable")[:, :kk]
+                return np.take_along_axis(labels, order, 1).view(np.int64), np.take_along_axis(sim, order, 1)
+        return labels[:, :kk].view(np.int64), sim[:, :kk]
+
+    def _inverse_norms(self) -> np.ndarray:
+        """1 / |x| of the stored vectors (raw_cosine), computed once per change of the norms."""
+        cached = self.__dict__.get("_inv_norms_of")
+        if cached is None or cached[0] is not self._norms:
+            inv = np.float32(1.0) / np.maximum(self._norms, np.float32(1e-30))
+            cached = self.__dict__["_inv_norms_of"] = (self._norms, inv)
+        return cached[1]
+
+    def _query_matrix(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Queries as a C-contiguous float32 matrix, and 1 / |q| per row for COSINE (0 for a zero row)."""
+        q = queries
+        if not (type(q) is np.ndarray and q.dtype == np.float32 and q.ndim == 2 and q.flags.c_contiguous):
+            q = as_float_matrix(q)
+        if self.metric != "COSINE":
+            return q, None
+        sq = np.einsum("ij,ij->i", q, q)
+        if (sq[0] != 0) if len(sq) == 1 else sq.all():  # one query: a scalar test, not a reduction
+            return q, np.float32(1.0) / np.sqrt(sq)
+        return q, np.divide(np.float32(1.0), np.sqrt(sq), out=np.zeros_like(sq), where=sq > 0)
+
+    def _search_one(
+        self, q: np.ndarray, k: int, search_params: dict[str, Any] | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One unfiltered query (the common call) with fewer numpy calls than the general path; None
+        where that path is needed (conversion, a zero query, k beyond the index, a dimension error,
+        a sparse graph). The same arithmetic, so the same ids and distances to the bit."""
+        if q.dtype != np.float32 or not q.flags.c_contiguous or q.shape[1] != self._dim:
+            return None
+        n = self.count
+        if not 0 < k <= n:
+            return None
+        ef = self.resolve_ef(k, search_params)
+        inv_norm = None
+        if self.metric == "COSINE":
+            sq = np.einsum("ij,ij->i", q, q)[0]
+            if sq == 0:
+                return None
+            inv_norm = np.float32(1.0) / np.sqrt(sq)  # float32 scalar arithmetic, as on a one-row array
+        try:
+            return self._knn(q, k, ef, inv_norm)
+        except RuntimeError:
+            return None  # hnswlib found fewer than k (a sparse graph): the general path copes
 
     def _raw_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, str]:
         """Vectors of ``rows`` and the metric to score them with."""
@@ -165,7 +275,16 @@ class HNSWIndex:
             return np.asarray(self._vectors[rows], dtype=np.float32), self.metric
         assert self._index is not None
         vecs = np.asarray(self._index.get_items(rows), dtype=np.float32)
-        return vecs, ("IP" if self.metric == "COSINE" else self.metric)  # stored normalised
+        if self.metric == "COSINE" and not self.raw_cosine:
+            return vecs, "IP"  # stored normalised
+        return vecs, self.metric
+
+    def get_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows`` (unit vectors for COSINE when the graph stores them)."""
+        if self.count == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        vecs, _ = self._raw_vectors(np.asarray(rows, dtype=np.int64))
+        return vecs
 
     def _exact(self, q: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vecs, metric = self._raw_vectors(rows)
@@ -180,15 +299,24 @@ class HNSWIndex:
         search_params: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k local ids and distances; see the module docstring for filtering."""
-        q = self._prep(queries)
+        if valid_mask is None and type(queries) is np.ndarray and queries.ndim == 2 and len(queries) == 1:
+            found = self._search_one(queries, k, search_params)
+            if found is not None:
+                return found
+        q, inv_norm = self._query_matrix(queries)
         nq, n = len(q), self.count
         ef = self.resolve_ef(k, search_params)
+        if q.shape[1] != self._dim and n and nq:
+            raise ParamError(f"query dimension {q.shape[1]} does not match the index dimension {self._dim}")
+        if valid_mask is None and 0 < k <= n and nq:  # the common case: one graph search, already ordered best first
+            try:
+                return self._knn(q, k, ef, inv_norm)
+            except RuntimeError:
+                pass  # hnswlib found fewer than k (a sparse graph): the general path below copes
         pad = worst_value(self.metric)
         ids, dists = empty_result(nq, max(k, 0), pad)
         if k <= 0 or n == 0 or nq == 0:
             return ids, dists
-        if q.shape[1] != self._dim:
-            raise ParamError(f"query dimension {q.shape[1]} does not match the index dimension {self._dim}")
         mask: np.ndarray | None = None
         n_valid = n
         if valid_mask is not None:
@@ -203,23 +331,17 @@ class HNSWIndex:
         sel = n_valid / n
         # Keep about ef *valid* candidates in the graph search: widen ef by 1/selectivity.
         ef_eff = max(ef, math.ceil(ef / sel))
+        qu = normalize_rows(q) if self.metric == "COSINE" else q  # for exact scoring
         if mask is not None and n_valid <= max(EXACT_MAX_ROWS, EXACT_COST_RATIO * ef_eff * self.M):
-            return self._exact(q, k, np.flatnonzero(mask))
-        if mask is None and k <= n:  # the common case: one graph search, already ordered best first
-            try:
-                labels, dist = self._knn(q, k, ef)
-            except RuntimeError:
-                pass  # hnswlib found fewer than k (a sparse graph): the general path below copes
-            else:
-                return labels, dist
+            return self._exact(qu, k, np.flatnonzero(mask))
         want = min(k, n_valid)
         kk = min(n, k if mask is None else math.ceil(k / sel * _WIDEN) + 8)
         if mask is not None and kk > n // 4:  # the graph would visit most of the index anyway
-            return self._exact(q, k, np.flatnonzero(mask))
+            return self._exact(qu, k, np.flatnonzero(mask))
         todo = np.arange(nq)
         while len(todo):
             try:
-                labels, dist = self._knn(q[todo], kk, max(ef_eff, kk))
+                labels, dist = self._knn(q[todo], kk, max(ef_eff, kk), None if inv_norm is None else inv_norm[todo])
             except RuntimeError:  # hnswlib found fewer than kk: treat those rows as unresolved
                 labels, dist = (
                     np.full((len(todo), kk), -1, np.int64),
@@ -237,7 +359,7 @@ class HNSWIndex:
             todo = todo[~done]
             if len(todo) and (kk >= n or kk * 2 > n // 4):
                 rows = np.flatnonzero(mask) if mask is not None else np.arange(n)
-                ids[todo], dists[todo] = self._exact(q[todo], k, rows)
+                ids[todo], dists[todo] = self._exact(qu[todo], k, rows)
                 break
             kk, ef_eff = min(n, kk * 2), ef_eff * 2
         return ids, dists
@@ -255,6 +377,9 @@ class HNSWIndex:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
             tmp.replace(path / "hnsw.bin")
+            if self.raw_cosine:
+                np.save(path / "norms.tmp.npy", self._norms)
+                (path / "norms.tmp.npy").replace(path / "norms.npy")
             st = (path / "hnsw.bin").stat()
             self._saved_file = (path / "hnsw.bin", st.st_size, st.st_mtime_ns)
         write_meta(path, self._meta())
@@ -268,6 +393,7 @@ class HNSWIndex:
             "ef": self.default_ef,
             "count": self.count,
             "dim": self._dim,
+            "raw_cosine": self.raw_cosine,
         }
 
     @classmethod
@@ -278,6 +404,7 @@ class HNSWIndex:
         index = cls(meta["metric"], meta.get("params"), meta.get("index_type", "HNSW"))
         index.default_ef = int(meta.get("ef", index.default_ef))
         index._dim = int(meta.get("dim", 0))
+        index.raw_cosine = bool(meta.get("raw_cosine", False))
         if meta.get("count", 0) > 0:
             file = path / "hnsw.bin"
             raw = hnswlib.Index(space=index._space(), dim=index._dim)
@@ -290,6 +417,13 @@ class HNSWIndex:
                     f"{file} holds {raw.get_current_count()} vectors, expected {meta['count']}"
                 )
             raw.set_ef(1)  # see _knn
+            if index.raw_cosine:
+                try:
+                    index._norms = np.load(path / "norms.npy").astype(np.float32)
+                except (OSError, ValueError) as exc:
+                    raise CorruptionError(f"cannot read {path / 'norms.npy'}: {exc}", str(path)) from exc
+                if len(index._norms) != meta["count"]:
+                    raise CorruptionError(f"{path / 'norms.npy'} does not match its graph", str(path))
             st = file.stat()
             index._index = raw
             index._saved_file = (file, st.st_size, st.st_mtime_ns)

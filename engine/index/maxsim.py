@@ -96,6 +96,23 @@ class MaxSimIndex:
         self._set_offsets(offsets, len(vectors))
         self._hnsw.build(vectors, progress, threads)
 
+    def add(self, vectors: np.ndarray, offsets: np.ndarray, progress: Progress | None = None,
+            threads: int = 0) -> None:
+        """Append rows: ``offsets`` (m+1,) from 0 says which of the new rows own which of ``vectors``."""
+        new = np.asarray(offsets, dtype=np.int64)
+        if new.ndim != 1 or len(new) == 0 or new[0] != 0 or np.any(np.diff(new) < 0) or new[-1] != len(vectors):
+            raise ParamError(f"offsets must rise from 0 to the element count {len(vectors)}")
+        combined = np.concatenate([self._offsets[:-1], self._offsets[-1] + new])
+        if len(vectors):
+            self._hnsw.add(vectors, progress, threads)
+        self._set_offsets(combined, self._hnsw.count)
+
+    def freeze(self) -> None:
+        self._hnsw.freeze()
+
+    def reserve(self, total_elements: int) -> None:
+        self._hnsw.reserve(total_elements)
+
     def _gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Elements of ``rows`` (concatenated) and their offsets."""
         starts, ends = self._offsets[rows], self._offsets[rows + 1]

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ParamError
+from engine.errors import ParamError, ParamTypeError
 from engine.types import larger_is_closer
 
 __all__ = ["BaseRanker", "RRFRanker", "WeightedRanker", "fuse", "normalize_scores"]
@@ -78,7 +78,7 @@ class WeightedRanker(BaseRanker):
         weights = []
         for num in nums:
             if isinstance(num, bool) or not isinstance(num, (int, float)):
-                raise TypeError(f"Weight must be a number, got {type(num)}")
+                raise ParamTypeError(f"WeightedRanker: weight {num!r:.40} is not a number (an int or float)")
             weights.append(num)
         self._strategy = "weighted"
         self._weights = weights
@@ -179,7 +179,9 @@ def fuse(
             for pk, v in zip(pks, vals):
                 scores[pk] = scores[pk] + v if pk in scores else v
     else:
-        raise ParamError(f"unsupported ranker {type(ranker).__name__}; use RRFRanker or WeightedRanker")
+        kind = f"{type(ranker).__module__}.{type(ranker).__qualname__}"
+        raise ParamError(f"fuse() scores engine.RRFRanker and engine.WeightedRanker, got {kind}; pass other rankers "
+                         "(pymilvus's, Function) to hybrid_search, which reads them")
     sign = -1.0 if descending else 1.0
     ordered = sorted(scores.items(), key=lambda kv: (sign * float(kv[1]), _sort_key(kv[0])))
     return [(pk, float(s)) for pk, s in ordered[offset : offset + limit]]

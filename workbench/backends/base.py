@@ -26,6 +26,7 @@ from workbench.backends.capabilities import (
 from workbench.backends.shapes import (
     AnnRequest,
     CompactionSummary,
+    Grouping,
     IndexInfo,
     IndexProgress,
     Ranker,
@@ -73,16 +74,18 @@ class Backend(Protocol):
     def search(self, name: str, data: Sequence[Any], anns_field: str | None = None, limit: int = 10,
                filter: str = "", output_fields: Sequence[str] | None = None,
                search_params: dict[str, Any] | None = None,
-               partitions: Sequence[str] | None = None) -> list[list[Hit]]: ...
+               partitions: Sequence[str] | None = None, group: Grouping | None = None) -> list[list[Hit]]: ...
     def hybrid_search(self, name: str, requests: Sequence[AnnRequest], ranker: Ranker, limit: int = 10,
                       output_fields: Sequence[str] | None = None,
-                      partitions: Sequence[str] | None = None) -> list[list[Hit]]: ...
+                      partitions: Sequence[str] | None = None,
+                      group: Grouping | None = None) -> list[list[Hit]]: ...
     def flush(self, name: str) -> None: ...
     def load(self, name: str) -> None: ...
     def list_indexes(self, name: str) -> list[IndexInfo]: ...
     def segments(self, name: str) -> list[SegmentView]: ...
     def segment_keys(self, name: str) -> list[tuple[SegmentView, list[Any]]]: ...
     def rename_collection(self, old: str, new: str) -> None: ...
+    def replace_collection(self, source: str, target: str) -> list[str]: ...
     def release(self, name: str) -> None: ...
     def is_loaded(self, name: str) -> bool: ...
     def drop_partition(self, name: str, partition: str) -> None: ...
@@ -95,6 +98,8 @@ class Backend(Protocol):
                           n_queries: int = 50) -> Iterator[dict[str, Any]]: ...
     def memory_usage(self, name: str) -> dict[str, int]: ...
     def list_index_names(self, name: str) -> list[str]: ...
+    def change_token(self, name: str | None = None) -> str | None: ...
+    def write_lock_holder(self) -> dict[str, Any] | None: ...
 
 
 class ClientBackend:
@@ -138,6 +143,11 @@ class ClientBackend:
                                            enable_dynamic_field=schema.get("enable_dynamic_field", False),
                                            description=schema.get("description", ""))
         _add_fields(api.MilvusClient, api.DataType, s, schema)
+        for fn in schema.get("functions") or []:
+            s.add_function(api.Function(name=fn["name"], function_type=api.FunctionType[fn["type"]],
+                                        input_field_names=list(fn["input_field_names"]),
+                                        output_field_names=list(fn["output_field_names"]),
+                                        params=dict(fn.get("params") or {})))
         return s
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
@@ -372,28 +382,45 @@ class ClientBackend:
     def search(self, name: str, data: Sequence[Any], anns_field: str | None = None, limit: int = 10,
                filter: str = "", output_fields: Sequence[str] | None = None,
                search_params: dict[str, Any] | None = None,
-               partitions: Sequence[str] | None = None) -> list[list[Hit]]:
+               partitions: Sequence[str] | None = None, group: Grouping | None = None) -> list[list[Hit]]:
         """Top-`limit` hits per query (in `partitions` only, when given), `{"id", "distance", "entity"}`;
-        `entity` holds only `output_fields`."""
+        `entity` holds only `output_fields`. With `group`, a grouping search: the best `limit` groups of
+        `group.field`, up to `group.size` hits each (capability "group_by"); `radius` in
+        `search_params["params"]` makes it a range search (capability "range_search")."""
         queries = self._queries(data, anns_field)
         pk_name = self._pk_name(name)
+        if "radius" in dict((search_params or {}).get("params") or {}):
+            self.capabilities.require("range_search")
         with self._errors("search"):
             res = self.client.search(name, data=queries, anns_field=anns_field, limit=limit, filter=filter or "",
                                      output_fields=list(output_fields) if output_fields else None,
                                      search_params=dict(search_params or {}),
-                                     partition_names=list(partitions) if partitions else None)
+                                     partition_names=list(partitions) if partitions else None,
+                                     **self._group_kwargs(group, "group_by"))
         return self._hits(res, output_fields, pk_name)
+
+    def _group_kwargs(self, group: Grouping | None, feature: str) -> dict[str, Any]:
+        if group is None:
+            return {}
+        self.capabilities.require(feature)
+        return {"group_by_field": group.field, "group_size": group.size, "strict_group_size": group.strict}
 
     def hybrid_search(self, name: str, requests: Sequence[AnnRequest], ranker: Ranker, limit: int = 10,
                       output_fields: Sequence[str] | None = None,
-                      partitions: Sequence[str] | None = None) -> list[list[Hit]]:
+                      partitions: Sequence[str] | None = None,
+                      group: Grouping | None = None) -> list[list[Hit]]:
+        """Each request searched, the hit lists fused by `ranker` (capability "multi_vector"); with `group`,
+        the fused hits grouped (capability "hybrid_grouping")."""
         self.capabilities.require("multi_vector")
         reqs = [self._ann_request(replace(r, data=self._queries(r.data, r.anns_field))) for r in requests]
+        if any("radius" in r.params for r in requests):
+            self.capabilities.require("range_search")
         pk_name = self._pk_name(name)
+        grouping = self._group_kwargs(group, "hybrid_grouping")
         with self._errors("hybrid_search"):
             res = self.client.hybrid_search(name, reqs, self._ranker(ranker), limit=limit,
                                             output_fields=list(output_fields) if output_fields else None,
-                                            partition_names=list(partitions) if partitions else None)
+                                            partition_names=list(partitions) if partitions else None, **grouping)
         return self._hits(res, output_fields, pk_name)
 
     # indexes and segments -----------------------------------------------------------
@@ -402,7 +429,9 @@ class ClientBackend:
         out = []
         with self._errors("describe_index"):
             for idx in self.client.list_indexes(name):
-                out.append(IndexInfo.from_description(dict(self.client.describe_index(name, idx))))
+                d = self.client.describe_index(name, idx)
+                if d is not None:  # None: dropped meanwhile (describe_index of a missing index is None)
+                    out.append(IndexInfo.from_description(dict(d)))
         return out
 
     def list_index_names(self, name: str) -> list[str]:
@@ -516,6 +545,16 @@ class ClientBackend:
             yield from self.client.recall_check_iter(name, field_name, k=k, ef_values=tuple(ef_values),
                                                      n_queries=n_queries)
 
+    def change_token(self, name: str | None = None) -> str | None:
+        """A value that changes whenever `name`'s data (or, without a name, the list of collections) changes,
+        by any process; None where the backend cannot tell (capability "live_changes")."""
+        return None
+
+    def write_lock_holder(self) -> dict[str, Any] | None:
+        """The process writing to the database now (`{"pid", "program", "since"}`), or None (also where the
+        backend cannot tell: capability "live_changes")."""
+        return None
+
     def memory_usage(self, name: str) -> dict[str, int]:
         self.capabilities.require("memory_usage")
         with self._errors("memory_usage"):
@@ -554,7 +593,7 @@ def _field_kwargs(f: dict[str, Any]) -> dict[str, Any]:
             kw[flag] = True
     if f.get("default_value") is not None:
         kw["default_value"] = f["default_value"]
-    return kw
+    return kw  # is_function_output is not passed: add_function marks the output field itself
 
 
 def _add_fields(client_cls: Any, dtype: Any, schema_obj: Any, schema: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ Hit = dict[str, Any]
 # DataType codes (the same in pymilvus and the engine).
 BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE = 1, 2, 3, 4, 5, 10, 11
 VARCHAR, ARRAY, JSON_TYPE = 21, 22, 23
+GEOMETRY, TIMESTAMPTZ = 24, 26
 BINARY_VECTOR, FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR = 100, 101, 102, 103
 SPARSE_FLOAT_VECTOR, INT8_VECTOR = 104, 105
 STRUCT = 201
@@ -24,11 +25,13 @@ TYPE_NAMES = {BOOL: "BOOL", INT8: "INT8", INT16: "INT16", INT32: "INT32", INT64:
               DOUBLE: "DOUBLE", VARCHAR: "VARCHAR", ARRAY: "ARRAY", JSON_TYPE: "JSON",
               BINARY_VECTOR: "BINARY_VECTOR", FLOAT_VECTOR: "FLOAT_VECTOR", FLOAT16_VECTOR: "FLOAT16_VECTOR",
               BFLOAT16_VECTOR: "BFLOAT16_VECTOR", SPARSE_FLOAT_VECTOR: "SPARSE_FLOAT_VECTOR",
-              INT8_VECTOR: "INT8_VECTOR", STRUCT: "STRUCT"}
+              INT8_VECTOR: "INT8_VECTOR", STRUCT: "STRUCT", GEOMETRY: "GEOMETRY", TIMESTAMPTZ: "TIMESTAMPTZ"}
 # Which capability a vector type needs.
 VECTOR_TYPE_FEATURES = {FLOAT16_VECTOR: "float16_vectors", BFLOAT16_VECTOR: "bfloat16_vectors",
                         BINARY_VECTOR: "binary_vectors", SPARSE_FLOAT_VECTOR: "sparse_vectors",
                         INT8_VECTOR: "int8_vectors"}
+# Which capability a field type needs (vectors, and the Milvus 2.6 scalar types).
+TYPE_FEATURES = {**VECTOR_TYPE_FEATURES, TIMESTAMPTZ: "timestamptz", GEOMETRY: "geometry"}
 
 
 class BackendError(WorkbenchError):
@@ -65,6 +68,7 @@ FEATURES: dict[str, str] = {
     "bfloat16_vectors": "BFLOAT16_VECTOR fields",
     "binary_vectors": "BINARY_VECTOR fields",
     "sparse_vectors": "SPARSE_FLOAT_VECTOR fields",
+    "full_text": "BM25 functions (full text search)",
     "int8_vectors": "INT8_VECTOR fields",
     "search_released": "search on a released collection",
     "segment_export": "export with one file per segment",
@@ -76,6 +80,13 @@ FEATURES: dict[str, str] = {
     "index_internals": "index internals (HNSW graph levels and degrees per segment)",
     "recall_check": "recall check of an index against exact search",
     "memory_usage": "memory use of loaded segments and indexes",
+    "live_changes": "change tokens and the write-lock holder, for watching writes by other processes",
+    "group_by": "grouping search (group_by_field, group_size, strict_group_size)",
+    "range_search": "range search (radius and range_filter)",
+    "hybrid_grouping": "grouping of hybrid search results",
+    "timestamptz": "TIMESTAMPTZ fields",
+    "geometry": "GEOMETRY fields and spatial filters",
+    "partial_update": "upsert in merge mode (partial_update=True)",
 }
 
 
@@ -127,6 +138,9 @@ def parse_version(text: str) -> tuple[int, ...]:
 
 
 STRUCT_ARRAYS_SINCE = (2, 6, 4)  # Milvus docs: "Array of Structs — Compatible with Milvus 2.6.4+"
+# Milvus docs: "Upsert in merge mode | Milvus v2.6.2+", "Geometry Field — Compatible with Milvus 2.6.4+",
+# "TIMESTAMPTZ Field — Compatible with Milvus 2.6.6+".
+SINCE = {"partial_update": (2, 6, 2), "geometry": (2, 6, 4), "timestamptz": (2, 6, 6)}
 ENGINE_INDEX_TYPES = frozenset({"AUTOINDEX", "FLAT", "HNSW", "IVF_FLAT", "BIN_FLAT", "BIN_IVF_FLAT"})
 MILVUS_INDEX_TYPES = frozenset({"AUTOINDEX", "FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "SCANN", "DISKANN",
                                 "HNSW_SQ", "HNSW_PQ", "HNSW_PRQ", "IVF_RABITQ", "BIN_FLAT", "BIN_IVF_FLAT",
@@ -140,15 +154,19 @@ EMBEDDED_CAPABILITIES = Capabilities(
     kind="embedded",
     server_version="engine",
     supported=frozenset({"struct_arrays", "max_sim", "segments", "index_progress", "float16_vectors",
-                         "bfloat16_vectors", "binary_vectors", "search_released", "segment_export",
-                         "compaction", "live_row_count", "multi_vector", "nullable_fields", "index_internals", "recall_check", "memory_usage"}),
+                         "bfloat16_vectors", "binary_vectors", "segment_export",
+                         "compaction", "live_row_count", "multi_vector", "nullable_fields", "index_internals",
+                         "recall_check", "memory_usage", "live_changes", "sparse_vectors", "full_text", "timestamptz",
+                         "geometry", "partial_update", "group_by", "range_search"}),
     missing={
-        "sparse_vectors": "the embedded engine has no SPARSE_FLOAT_VECTOR fields yet; use Milvus",
         "int8_vectors": "the embedded engine has no INT8_VECTOR fields yet; use Milvus",
         "databases": "the embedded engine has one database per directory; open another directory instead",
+        "hybrid_grouping": "the embedded engine does not group hybrid search results; group a search of one "
+                           "query on one field, or use Milvus 2.5 or later (or Milvus Lite)",
+        "search_released": "the embedded engine refuses reads of a released collection, as Milvus does; load it first",
     },
     index_types=ENGINE_INDEX_TYPES,
-    duplicate_pk_insert="refused",
+    duplicate_pk_insert="replaces",
 )
 
 
@@ -165,11 +183,27 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
     else:
         missing["nullable_fields"] = (f"Milvus {version} has no nullable fields or default values (they need "
                                       "Milvus 2.5 or later)")
+    if lite or not v or v >= (2, 5):
+        supported.add("full_text")
+    else:
+        missing["full_text"] = f"Milvus {version} has no BM25 functions (full text search needs Milvus 2.5 or later)"
     if lite or not v or v >= (2, 4):
         supported.add("multi_vector")
     else:
         missing["multi_vector"] = (f"Milvus {version} allows one vector field per collection and has no hybrid "
                                    "search (both need Milvus 2.4 or later)")
+    if lite or not v or v >= (2, 3):
+        supported.add("range_search")
+    else:
+        missing["range_search"] = f"Milvus {version} has no range search (it needs Milvus 2.3 or later)"
+    if lite or not v or v >= (2, 4):
+        supported.add("group_by")
+    else:
+        missing["group_by"] = f"Milvus {version} has no grouping search (it needs Milvus 2.4 or later)"
+    if lite or not v or v >= (2, 5):
+        supported.add("hybrid_grouping")
+    else:
+        missing["hybrid_grouping"] = f"Milvus {version} does not group hybrid search results (it needs Milvus 2.5 or later)"
     if lite:
         kind = "milvus-lite"
         lite_name = f"Milvus Lite {'.'.join(map(str, v)) or version}"
@@ -183,6 +217,7 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
                                                 "FLOAT_VECTOR and SPARSE_FLOAT_VECTOR)")
         supported.add("sparse_vectors")
         supported.add("live_row_count")
+        supported |= set(SINCE)  # GEOMETRY: POINT and POLYGON only (docs/differences-tested.md)
         missing["segments"] = f"{lite_name} does not implement list_persistent_segments"
         missing["search_released"] = f"{lite_name} refuses searches on a released collection; load it first"
         missing["databases"] = f"{lite_name} keeps one database per file"
@@ -200,6 +235,12 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
         else:
             for t in (FLOAT16_VECTOR, BFLOAT16_VECTOR, SPARSE_FLOAT_VECTOR):
                 missing[VECTOR_TYPE_FEATURES[t]] = f"Milvus {version} has no {TYPE_NAMES[t]} (it needs Milvus 2.4 or later)"
+        for feat, since in SINCE.items():
+            if not v or v >= since:
+                supported.add(feat)
+            else:
+                missing[feat] = (f"Milvus {version} has no {FEATURES[feat]} (it needs Milvus "
+                                 f"{'.'.join(map(str, since))} or later)")
         if bool(v) and v >= (2, 6):
             supported.add("int8_vectors")
         else:
@@ -218,6 +259,8 @@ def milvus_capabilities(version: str, lite: bool, struct_probe: bool | None = No
     missing["recall_check"] = (f"the recall check compares an index with exact search inside the embedded engine; "
                                f"{server} has no client call for it")
     missing["memory_usage"] = f"{server} reports memory per query node in its own metrics, not per collection"
+    missing["live_changes"] = (f"{server} offers no cheap call that says when another client wrote; "
+                               "press F5 (Collection › Refresh) to see its writes")
     return Capabilities(kind=kind, server_version=version, supported=frozenset(supported),
                         missing={k: m for k, m in missing.items() if k not in supported},
                         index_types=index_types, duplicate_pk_insert=duplicate)

@@ -37,7 +37,8 @@ class EmbeddedBackend(ClientBackend):
 
         return SimpleNamespace(AnnSearchRequest=engine.AnnSearchRequest, RRFRanker=engine.RRFRanker,
                                WeightedRanker=engine.WeightedRanker, EmbeddingList=engine.EmbeddingList,
-                               DataType=engine.DataType, MilvusClient=MilvusClient)
+                               DataType=engine.DataType, Function=engine.Function,
+                               FunctionType=engine.FunctionType, MilvusClient=MilvusClient)
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
         s = self._build_schema(schema)
@@ -45,6 +46,15 @@ class EmbeddedBackend(ClientBackend):
                                       else None)
         if not indexes:
             self.client.load_collection(name)
+
+    def replace_collection(self, source: str, target: str) -> list[str]:
+        """Put `source` in the place of `target` in one catalog transaction (the engine's
+        `replace_collection`): readers see the old or the new `target`, and on error nothing changes."""
+        self._forget(source)
+        self._forget(target)
+        with self._errors("replace_collection"):
+            self.client.replace_collection(source, target)
+        return []
 
     def segments(self, name: str) -> list[SegmentView]:
         """The engine's segments: rows, deletes, bytes and per-field index state."""
@@ -70,7 +80,30 @@ class EmbeddedBackend(ClientBackend):
                     out.append((view, pks))
         return out
 
+    def change_token(self, name: str | None = None) -> str | None:
+        """The engine's change token: it changes whenever any process writes `name` (or, without a name,
+        creates, drops, renames or alters a collection)."""
+        with self._errors("change_token"):
+            return str(self.client.change_token(name))
 
+    def write_lock_holder(self) -> dict[str, Any] | None:
+        """`{"pid", "program", "since"}` of the process holding the database's write lock, or None."""
+        with self._errors("write_lock_holder"):
+            holder = self.client.write_lock_holder()
+        return dict(holder) if holder else None
+
+    def find_duplicates(self, name: str, field: str | None, threshold: float, k: int = 5, filter: str = "",
+                        batch_size: int = 512) -> Iterator[dict[str, Any]]:
+        """The engine's batched k-NN self-join (`MilvusClient.find_duplicates`): progress events, then
+        every pair at least as close as `threshold` and each row's nearest neighbour. Close to cancel."""
+        with self._errors("find_duplicates"):
+            gen = self.client.find_duplicates(name, field=field, threshold=threshold, k=k, filter=filter,
+                                              batch_size=batch_size)
+        try:
+            with self._errors("find_duplicates"):
+                yield from gen
+        finally:
+            gen.close()
 
     def create_index_iter(self, name: str, indexes: Sequence[dict[str, Any]]) -> Iterator[IndexProgress]:
         """Record the indexes and build them segment by segment (the engine's own progress events)."""
@@ -79,7 +112,8 @@ class EmbeddedBackend(ClientBackend):
             for ev in self.client.create_index_iter(name, ip):
                 text = (f"segment {ev.segments_done + 1} of {ev.segments_total}: {ev.done:,} of {ev.total:,} vectors"
                         if ev.segments_total else "no sealed segments yet: rows are searched exactly")
-                yield IndexProgress(ev.field, ev.done, ev.total, text)
+                yield IndexProgress(ev.field, ev.done, ev.total, text, step=ev.segments_done,
+                                    steps=ev.segments_total)
 
     def compact(self, name: str) -> CompactionSummary:
         with self._errors("compact"):

@@ -25,6 +25,7 @@ from workbench.backends.capabilities import (
     scrub,
 )
 from workbench.backends.shapes import SegmentView, normalize_schema, vector_paths
+from workbench.backends.swap import replace_by_renames
 from workbench.settings import server_workspace
 
 
@@ -144,7 +145,8 @@ class MilvusBackend(ClientBackend):
 
         return SimpleNamespace(AnnSearchRequest=pymilvus.AnnSearchRequest, RRFRanker=pymilvus.RRFRanker,
                                WeightedRanker=pymilvus.WeightedRanker, EmbeddingList=EmbeddingList,
-                               DataType=pymilvus.DataType, MilvusClient=pymilvus.MilvusClient)
+                               DataType=pymilvus.DataType, Function=pymilvus.Function,
+                               FunctionType=pymilvus.FunctionType, MilvusClient=pymilvus.MilvusClient)
 
     def _build_and_create(self, name: str, schema: dict[str, Any], indexes: Sequence[dict[str, Any]]) -> None:
         s = self._build_schema(schema)
@@ -198,6 +200,14 @@ class MilvusBackend(ClientBackend):
                     r[k] = (np.frombuffer(v, dtype=np.float16).astype(np.float32).tolist() if t == FLOAT16_VECTOR
                             else bf16_floats(v))
         return rows
+
+    def replace_collection(self, source: str, target: str) -> list[str]:
+        """Put `source` in the place of `target` with three renames (`swap.replace_by_renames`): the old
+        data is set aside, not dropped, until `source` has its name; returns notes (a backup that was
+        kept). Between the first two renames readers find no `target`."""
+        self._forget(source)
+        self._forget(target)
+        return replace_by_renames(self, source, target)
 
     def segments(self, name: str) -> list[SegmentView]:
         """The server's persistent segments (list_persistent_segments)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.backends.capabilities import ARRAY, STRUCT, VECTOR_TYPE_FEATURES, VECTOR_TYPES, BackendError
+from workbench.backends.capabilities import ARRAY, STRUCT, TYPE_FEATURES, VECTOR_TYPES, BackendError
 
 
 # --- neutral schema ---------------------------------------------------------------------------
@@ -40,12 +40,18 @@ def _norm_field(d: dict[str, Any]) -> dict[str, Any]:
             params[k] = int(v)
         elif k in ("mmap_enabled",):
             continue
+        elif k in ("enable_analyzer", "enable_match"):  # pymilvus and the engine report "true"
+            params[k] = v is True or str(v).lower() == "true"
+        elif k == "analyzer_params" and isinstance(v, str):
+            with contextlib.suppress(ValueError):
+                v = json.loads(v)
+            params[k] = v
         else:
             params[k] = v
     out["params"] = params
     if d.get("element_type") is not None:
         out["element_type"] = int(d["element_type"])
-    for flag in ("is_primary", "auto_id", "nullable"):
+    for flag in ("is_primary", "auto_id", "nullable", "is_function_output"):
         if d.get(flag):
             out[flag] = True
     dv = _plain_value(d.get("default_value"))
@@ -62,7 +68,9 @@ def normalize_schema(description: dict[str, Any]) -> dict[str, Any]:
     """A neutral schema from either library's describe_collection() (or a neutral schema).
 
     {"description", "auto_id", "enable_dynamic_field", "fields": [{"name", "type" (int code),
-    "params", "element_type", "is_primary", "auto_id", "nullable", "default_value", "struct_fields"}]}
+    "params", "element_type", "is_primary", "auto_id", "nullable", "is_function_output", "default_value",
+    "struct_fields"}], "functions": [{"name", "type" ("BM25"), "input_field_names", "output_field_names",
+    "params"}]} ("functions" only when there are some)
     """
     fields = [_norm_field(f) for f in description.get("fields") or []]
     for raw in description.get("struct_array_fields") or []:  # pymilvus's internal layout
@@ -70,8 +78,37 @@ def normalize_schema(description: dict[str, Any]) -> dict[str, Any]:
 
         fields.extend(_norm_field(f) for f in convert_struct_fields_to_user_format([raw]))
     auto_id = bool(description.get("auto_id")) or any(f.get("is_primary") and f.get("auto_id") for f in fields)
-    return {"description": str(description.get("description") or ""), "auto_id": auto_id,
-            "enable_dynamic_field": bool(description.get("enable_dynamic_field")), "fields": fields}
+    out = {"description": str(description.get("description") or ""), "auto_id": auto_id,
+           "enable_dynamic_field": bool(description.get("enable_dynamic_field")), "fields": fields}
+    functions = [_norm_function(f) for f in description.get("functions") or []]
+    if functions:
+        out["functions"] = functions
+    return out
+
+
+def _norm_function(d: dict[str, Any]) -> dict[str, Any]:
+    """A schema function (BM25) as {"name", "type" (its name), "input_field_names", "output_field_names",
+    "params"}; `type` is a FunctionType of either library, its int code or its name."""
+    kind = d.get("type", d.get("function_type"))
+    name = getattr(kind, "name", None)
+    if name is None:
+        name = {1: "BM25", 2: "TEXTEMBEDDING", 3: "RERANK"}.get(kind, str(kind)) if isinstance(kind, int) \
+            else str(kind).upper()
+    return {"name": str(d.get("name") or ""), "type": str(name),
+            "input_field_names": [str(x) for x in d.get("input_field_names") or []],
+            "output_field_names": [str(x) for x in d.get("output_field_names") or []],
+            "params": dict(d.get("params") or {})}
+
+
+def bm25_fields(schema: dict[str, Any]) -> dict[str, str]:
+    """{sparse output field: its VARCHAR input field} of every BM25 function of a neutral schema (or a
+    describe_collection() result)."""
+    out = {}
+    for f in schema.get("functions") or []:
+        fn = f if isinstance(f.get("type"), str) else _norm_function(f)
+        if fn["type"] == "BM25" and fn["input_field_names"] and fn["output_field_names"]:
+            out[fn["output_field_names"][0]] = fn["input_field_names"][0]
+    return out
 
 
 def primary_field(schema: dict[str, Any]) -> dict[str, Any]:
@@ -87,12 +124,15 @@ def schema_features(schema: dict[str, Any]) -> dict[str, list[str]]:
     for f in schema["fields"]:
         if f.get("element_type") == STRUCT:
             need.setdefault("struct_arrays", []).append(f["name"])
-        feat = VECTOR_TYPE_FEATURES.get(f["type"])
+        feat = TYPE_FEATURES.get(f["type"])
         if feat:
             need.setdefault(feat, []).append(f["name"])
     nullable = [f["name"] for f in schema["fields"] if f.get("nullable") or f.get("default_value") is not None]
     if nullable:
         need["nullable_fields"] = nullable
+    functions = [f["output_field_names"][0] for f in schema.get("functions") or [] if f.get("output_field_names")]
+    if functions:
+        need["full_text"] = functions
     top_vectors = [f["name"] for f in schema["fields"] if f["type"] in VECTOR_TYPES]
     if len(top_vectors) > 1:
         need["multi_vector"] = top_vectors
@@ -138,6 +178,7 @@ class IndexInfo:
     indexed_rows: int | None = None
     pending_index_rows: int | None = None
     state: str = ""
+    state_reason: str = ""  # why it is not "Finished" where the backend says (index_state_fail_reason)
 
     @classmethod
     def from_description(cls, d: dict[str, Any]) -> IndexInfo:
@@ -154,7 +195,8 @@ class IndexInfo:
                    metric_type=str(d.get("metric_type") or ""), params=params,
                    index_name=str(d.get("index_name") or d.get("field_name", "")),
                    total_rows=opt_int("total_rows"), indexed_rows=opt_int("indexed_rows"),
-                   pending_index_rows=opt_int("pending_index_rows"), state=str(d.get("state") or ""))
+                   pending_index_rows=opt_int("pending_index_rows"), state=str(d.get("state") or ""),
+                   state_reason=str(d.get("index_state_fail_reason") or ""))
 
     def spec(self) -> dict[str, Any]:
         """The definition alone, as add_index() takes it."""
@@ -194,6 +236,16 @@ class AnnRequest:
 
 
 @dataclass(frozen=True)
+class Grouping:
+    """A grouping search: the best groups of `field`'s values, up to `size` hits each (1 to 10); `strict`
+    leaves out groups with fewer than `size` hits."""
+
+    field: str
+    size: int = 1
+    strict: bool = False
+
+
+@dataclass(frozen=True)
 class Ranker:
     """RRF (with `k`) or weighted (with `weights`) fusion of hybrid search results."""
 
@@ -219,7 +271,10 @@ def plain(v: Any) -> Any:
 
 @dataclass(frozen=True)
 class IndexProgress:
-    """One progress event of an index build: `done` of `total` units (vectors or rows) and a line of text."""
+    """One progress event of an index build: `done` of `total` units (vectors or rows) and a line of text.
+
+    Where the build goes step by step (the engine: one segment per step), `step` steps of `steps` are
+    done before this one, and `done`/`total` count within the current step."""
 
     field_name: str
     done: int
@@ -227,6 +282,16 @@ class IndexProgress:
     text: str
     indexed_rows: int | None = None
     pending_rows: int | None = None
+    step: int = 0
+    steps: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """How much of the whole build is done, 0..1."""
+        within = self.done / self.total if self.total else 0.0
+        if self.steps:
+            return min(1.0, (self.step + within) / self.steps)
+        return min(1.0, within)
 
 
 @dataclass(frozen=True)

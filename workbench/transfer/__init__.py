@@ -11,10 +11,11 @@ batches) or by closing the generator.
     report = run(export_collection(backend, "photos", "photos.parquet"))
     report = run(import_collection(backend, "photos.parquet", "photos_copy"))
 
-Copies end with a verification: live row counts on both sides, and a checksum of each sampled row
-(or of every row, with `verify="full"`) computed from a canonical form in which FLOAT values are
-compared as float32, vectors as their float32 (float16, bytes) representation, and JSON with sorted
-keys.
+Copies and imports write into a temporary collection (`<target>__copying_<tag>`,
+`<target>__importing_<tag>`) and verify it before the target changes (`staging.py`): live row counts,
+and a checksum of each sampled row (or of every row, with `verify="full"`) computed from a canonical
+form in which FLOAT values are compared as float32, vectors as their float32 (float16, bytes)
+representation, and JSON with sorted keys. A failure before that leaves the target as it was.
 
 Parquet files hold one column per field: vectors as fixed-size lists (FLOAT16 and BFLOAT16 vectors
 widened to float32, which is exact), BINARY vectors as fixed-size binary, ARRAY fields as lists,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.timestamptz import TimeValueError, parse_timestamp
 from workbench.backends import (
     ARRAY,
     BFLOAT16_VECTOR,
@@ -19,6 +20,7 @@ from workbench.backends import (
     FLOAT,
     FLOAT16_VECTOR,
     FLOAT_VECTOR,
+    GEOMETRY,
     INT8,
     INT8_VECTOR,
     INT16,
@@ -27,6 +29,7 @@ from workbench.backends import (
     JSON_TYPE,
     SPARSE_FLOAT_VECTOR,
     STRUCT,
+    TIMESTAMPTZ,
     TYPE_NAMES,
     VARCHAR,
     Row,
@@ -47,6 +50,9 @@ from workbench.transfer.progress import (
 _SCALAR_ARROW: dict[int, pa.DataType] = {
     BOOL: pa.bool_(), INT8: pa.int8(), INT16: pa.int16(), INT32: pa.int32(), INT64: pa.int64(),
     FLOAT: pa.float32(), DOUBLE: pa.float64(), VARCHAR: pa.string(), JSON_TYPE: pa.string(),
+    # TIMESTAMPTZ: the instant (ISO text from the backends, in any offset) as microseconds in UTC;
+    # GEOMETRY: the WKT text the backends return.
+    TIMESTAMPTZ: pa.timestamp("us", tz="UTC"), GEOMETRY: pa.string(),
 }
 
 
@@ -104,7 +110,17 @@ def _column(values: list[Any], f: dict[str, Any], typ: pa.DataType) -> pa.Array:
         values = [None if v is None else sorted((int(k), float(x)) for k, x in dict(v).items()) for v in values]
     elif t == BINARY_VECTOR:
         values = [None if v is None else _binary(v) for v in values]
+    elif t == TIMESTAMPTZ:
+        return pa.array([None if v is None else _micros(v, f) for v in values], type=pa.int64()).cast(typ)
     return pa.array(values, type=typ)
+
+
+def _micros(v: Any, f: dict[str, Any]) -> int:
+    """Microseconds (UTC) of a TIMESTAMPTZ value as the backends return it (ISO text with an offset)."""
+    try:
+        return parse_timestamp(v, "UTC")
+    except TimeValueError as e:
+        raise TransferError(f"field {f['name']!r}: {e}") from None
 
 
 def rows_to_table(rows: list[Row], schema: dict[str, Any], arrow: pa.Schema) -> pa.Table:
@@ -135,13 +151,16 @@ def _from_arrow_value(v: Any, f: dict[str, Any]) -> Any:
         return {int(k): float(x) for k, x in v}
     if t == FLOAT16_VECTOR:
         return np.asarray(v, dtype=np.float16)
+    if t == TIMESTAMPTZ:  # a datetime in UTC; the backends take ISO text
+        return v.isoformat() if hasattr(v, "isoformat") else v
     return v
 
 
 def table_to_rows(table: pa.Table, schema: dict[str, Any]) -> list[Row]:
     """An Arrow table (as written by `rows_to_table`, or any table with the same columns) as rows."""
     fields = {f["name"]: f for f in schema["fields"]}
-    fix = {n: f for n, f in fields.items() if f["type"] in (JSON_TYPE, SPARSE_FLOAT_VECTOR, FLOAT16_VECTOR)}
+    fix = {n: f for n, f in fields.items()
+           if f["type"] in (JSON_TYPE, SPARSE_FLOAT_VECTOR, FLOAT16_VECTOR, TIMESTAMPTZ)}
     rows = table.to_pylist()
     for r in rows:
         for n, f in fix.items():

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.geometry import to_wkb
+from engine.timestamptz import parse_timestamp
 from workbench.backends import (
     ARRAY,
     BFLOAT16_VECTOR,
@@ -21,6 +23,7 @@ from workbench.backends import (
     FLOAT,
     FLOAT16_VECTOR,
     FLOAT_VECTOR,
+    GEOMETRY,
     INT8,
     INT8_VECTOR,
     INT16,
@@ -29,6 +32,7 @@ from workbench.backends import (
     JSON_TYPE,
     SPARSE_FLOAT_VECTOR,
     STRUCT,
+    TIMESTAMPTZ,
     Row,
 )
 from workbench.transfer.progress import DYNAMIC, PARTITION
@@ -79,6 +83,10 @@ def _canon(v: Any, f: dict[str, Any]) -> Any:
         return [_f32(x) if et == FLOAT else x for x in v]
     if t == JSON_TYPE:
         return _canon_json(v)
+    if t == TIMESTAMPTZ:  # the instant, whatever time zone it was written in
+        return parse_timestamp(v, "UTC") if isinstance(v, str) else v
+    if t == GEOMETRY:  # the geometry, whatever spacing or number format its WKT has
+        return to_wkb(v).hex() if isinstance(v, str) else v
     return v
 
 

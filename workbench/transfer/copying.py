@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from workbench.backends import (
@@ -13,7 +13,6 @@ from workbench.backends import (
     VARCHAR,
     VECTOR_TYPES,
     Backend,
-    BackendError,
     CapabilityError,
     normalize_schema,
     primary_field,
@@ -29,6 +28,7 @@ from workbench.transfer.progress import (
     Verification,
     _Clock,
 )
+from workbench.transfer.staging import Batch, clean_leftovers, write_staged
 
 
 # --- schema mapping ------------------------------------------------------------------------------------
@@ -144,10 +144,13 @@ def copy_collection(
 ) -> Generator[TransferProgress, None, None]:
     """Copy collection `name` from `source` to `target` (as `target_name`), batch by batch.
 
-    `if_exists`: "fail" (default), "replace" (drop the target collection first) or "append" (upsert
-    into it). `verify`: "sample" (counts and `samples` rows' checksums), "full" (also a checksum of
-    every row on both sides) or "none". On cancel the collection created for the copy is dropped
-    unless `keep_partial`.
+    The rows go into a temporary collection `<target_name>__copying_<tag>`, which is verified and only
+    then put in place (`workbench.transfer.staging`): a cancel, an error or a failed verification leaves
+    the target as it was. `if_exists`: "fail" (default), "replace" (the old collection is dropped once
+    the copy is in place) or "append" (the verified rows are then upserted into it; an error in that
+    last step leaves the rows upserted so far, and says how many). `verify`: "sample" (row counts and
+    `samples` rows' checksums), "full" (also a checksum of every row on both sides) or "none" (row counts
+    only). `keep_partial` (new collections only): on cancel or error keep what was copied, as `target_name`.
     """
     clock = _Clock()
     dest = target_name or name
@@ -160,69 +163,46 @@ def copy_collection(
     if not source.has_collection(name):
         raise TransferError(f"no collection {name!r} on {source.label}")
     yield TransferProgress("planning", 0, None, clock(), f"mapping the schema of {name!r}")
+    cleaned = clean_leftovers(target, dest)
     plan = plan_copy(source, target, name, skip_unsupported)
-    report = TransferReport("copy", name, plan=plan, notes=list(plan.notes))
+    report = TransferReport("copy", name, plan=plan, notes=[*cleaned, *plan.notes])
     total = source.count(name)
     exists = target.has_collection(dest)
-    created = False
     if exists and if_exists == "fail":
         raise TransferError(f"{target.label} already has a collection {dest!r}; choose another name, or "
-                            "replace or append to it")
-    if exists and if_exists == "replace":
-        target.drop_collection(dest)
-        exists = False
-    if not exists:
-        yield TransferProgress("creating", 0, total, clock(), f"creating {dest!r} on {target.label}")
-        target.create_collection(dest, plan.target, plan.indexes)
-        created = True
-    partitions = [p for p in source.list_partitions(name)]
-    for p in partitions:
-        if p != "_default":
-            target.create_partition(dest, p)
+                            "replace or append to it" + "".join(f" ({n})" for n in cleaned))
+    stage_plan = existing_plan(target, dest) if exists and if_exists == "append" else plan
+    partitions = source.list_partitions(name)
     pk = primary_field(plan.source)["name"]
     sample = _Reservoir(samples if verify != "none" else 0)
     full = _Checksum() if verify == "full" else None
-    write = target.upsert if exists else target.insert
-    done = 0
-    try:
+
+    def batches() -> Iterator[Batch]:
         for part in partitions:
             for batch in source.iter_rows(name, batch_size=batch_size, output_fields=["*"],
                                           partitions=[part] if len(partitions) > 1 else None):
-                if cancel is not None and cancel.cancelled:
-                    raise _Cancelled
                 rows = plan.adapt(batch)
-                write(dest, rows, partition=part if part != "_default" else None)
                 for r in rows:
                     sample.add(r[pk])
                     if full is not None:
                         full.add(row_digest(r, plan.target))
-                done += len(rows)
-                report.batches += 1
-                yield TransferProgress("copying", done, total, clock(), f"{done}/{total} rows")
-    except (_Cancelled, GeneratorExit, Exception) as e:
-        report.rows, report.cancelled, report.elapsed_s = done, True, clock()
-        if created and not keep_partial:
-            try:
-                target.drop_collection(dest)
-                report.notes.append(f"stopped: {dest!r} was removed from {target.label}")
-            except BackendError as err:
-                report.notes.append(f"stopped: could not remove {dest!r}: {err}")
-        if not isinstance(e, _Cancelled):
-            raise
-        yield TransferProgress("cancelled", done, total, clock(), "cancelled", report)
-        return
-    report.rows = done
-    yield TransferProgress("flushing", done, total, clock(), f"flushing {dest!r}")
-    target.flush(dest)
-    if verify != "none":
-        yield TransferProgress("verifying", done, total, clock(), "checking row counts and checksums")
-        report.verification = verify_copy(source, name, target, dest, plan, sample.items, full)
-    report.elapsed_s = clock()
-    yield TransferProgress("done", done, total, clock(), report.summary(), report)
+                yield rows, None if part == "_default" else part, f"rows of {name!r} on {source.label}"
+
+    def check(temp: str, rows: int) -> Verification:
+        if verify == "none":
+            return Verification(source_rows=source.count(name), target_rows=target.count(temp))
+        return verify_copy(source, name, target, temp, plan, sample.items, full)
+
+    yield from write_staged(target, dest, kind="copying", mode="append" if if_exists == "append" else "replace",
+                            plan=stage_plan, batches=batches(), total=total, report=report, check=check,
+                            cancel=cancel, keep_partial=keep_partial, clock=clock, batch_size=batch_size)
 
 
-class _Cancelled(Exception):
-    pass
+def existing_plan(backend: Backend, name: str) -> SchemaPlan:
+    """The plan for a temporary collection like the existing `name` (its schema and indexes, the
+    primary key not auto_id so that keys are kept)."""
+    return map_schema(backend.schema(name), _index_specs(backend, name), backend.capabilities,
+                      target_label=backend.label)
 
 
 def verify_copy(source: Backend, name: str, target: Backend, dest: str, plan: SchemaPlan, keys: Sequence[Any],

@@ -23,7 +23,6 @@ from workbench.backends import (
 )
 from workbench.transfer.arrow_layout import arrow_schema, rows_to_table
 from workbench.transfer.checksums import _binary
-from workbench.transfer.copying import _Cancelled
 from workbench.transfer.progress import (
     PARTITION,
     CancelToken,
@@ -33,6 +32,7 @@ from workbench.transfer.progress import (
     _Clock,
     run,
 )
+from workbench.transfer.staging import _Cancelled
 
 
 # --- export ----------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from workbench.backends import (
     ARRAY,
     BINARY_VECTOR,
     FLOAT_VECTOR,
+    GEOMETRY,
     INT64,
     JSON_TYPE,
     VARCHAR,
@@ -24,7 +25,7 @@ from workbench.backends import (
     normalize_schema,
 )
 from workbench.transfer.arrow_layout import _SCALAR_ARROW, table_to_rows
-from workbench.transfer.copying import map_schema
+from workbench.transfer.copying import existing_plan, map_schema
 from workbench.transfer.exporting import _from_jsonable, _sidecar
 from workbench.transfer.progress import (
     DYNAMIC,
@@ -35,9 +36,9 @@ from workbench.transfer.progress import (
     TransferError,
     TransferProgress,
     TransferReport,
-    Verification,
     _Clock,
 )
+from workbench.transfer.staging import Batch, _Tally, clean_leftovers, write_staged
 
 
 # --- import ------------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def infer_schema(arrow: pa.Schema, primary_key: str | None = None, vector_fields
     pk = primary_key or next((n for n in ("id", "pk") if n in names), None)
     if pk is None or pk not in names:
         raise TransferError(f"which column is the primary key? pass primary_key= (columns: {', '.join(names)})")
-    rev = {v: k for k, v in _SCALAR_ARROW.items() if k != JSON_TYPE}
+    rev = {v: k for k, v in _SCALAR_ARROW.items() if k not in (JSON_TYPE, GEOMETRY)}  # strings: VARCHAR
     fields: list[dict[str, Any]] = []
     indexes = []
     dynamic = False
@@ -128,28 +129,50 @@ def infer_schema(arrow: pa.Schema, primary_key: str | None = None, vector_fields
     return {"description": "", "auto_id": False, "enable_dynamic_field": dynamic, "fields": fields}, indexes
 
 
-def _read_batches(path: Path, schema: dict[str, Any], batch_size: int) -> Iterator[list[Row]]:
+def _read_batches(path: Path, schema: dict[str, Any], batch_size: int) -> Iterator[tuple[list[Row], str]]:
+    """The rows of one file, `batch_size` at a time, each batch with the lines (JSONL) or rows (Parquet) it
+    came from. A line that is not a JSON object, or a file that cannot be read, raises TransferError
+    naming the file (and the line)."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         batch: list[Row] = []
+        first = 0
         with open(path, encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    batch.append(_from_jsonable(json.loads(line), schema))
-                except ValueError as e:
-                    raise TransferError(f"{path}:{line_no}: not a JSON object: {e}") from None
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
+            line_no = 0
+            try:
+                for line_no, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    first = first or line_no
+                    batch.append(_parse_line(line, schema, path, line_no))
+                    if len(batch) >= batch_size:
+                        yield batch, f"lines {first}-{line_no}"
+                        batch, first = [], 0
+            except UnicodeDecodeError as e:
+                raise TransferError(f"{path}:{line_no + 1}: not UTF-8 text: {e}") from None
         if batch:
-            yield batch
+            yield batch, f"lines {first}-{line_no}"
         return
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
-    for rb in pf.iter_batches(batch_size=batch_size):
-        yield table_to_rows(pa.Table.from_batches([rb]), schema)
+    start = 0
+    try:
+        pf = pq.ParquetFile(path)
+        for rb in pf.iter_batches(batch_size=batch_size):
+            rows = table_to_rows(pa.Table.from_batches([rb]), schema)
+            yield rows, f"rows {start + 1}-{start + len(rows)}"
+            start += len(rows)
+    except (pa.ArrowException, OSError) as e:
+        raise TransferError(f"{path}: cannot read the Parquet file after row {start}: {e}") from None
+
+
+def _parse_line(line: str, schema: dict[str, Any], path: Path, line_no: int) -> Row:
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ValueError(f"a JSON {type(obj).__name__}, not an object")
+        return _from_jsonable(obj, schema)
+    except (ValueError, TypeError) as e:
+        raise TransferError(f"{path}:{line_no}: not a JSON object of this collection's rows: {e}") from None
 
 
 def _count_rows(path: Path) -> int | None:
@@ -158,16 +181,6 @@ def _count_rows(path: Path) -> int | None:
 
         return int(pq.ParquetFile(path).metadata.num_rows)
     return None
-
-
-def _write_by_partition(backend: Backend, name: str, rows: list[Row], write: Callable[..., int]) -> None:
-    groups: dict[str, list[Row]] = {}
-    for r in rows:
-        groups.setdefault(r.pop(PARTITION, None) or "_default", []).append(r)
-    for part, group in groups.items():
-        if part != "_default":
-            backend.create_partition(name, part)
-        write(name, group, partition=None if part == "_default" else part)
 
 
 def import_collection(
@@ -179,17 +192,27 @@ def import_collection(
     primary_key: str | None = None,
     batch_size: int = 1000,
     skip_unsupported: bool = False,
+    verify: str = "sample",
+    samples: int = 256,
     cancel: CancelToken | None = None,
 ) -> Generator[TransferProgress, None, None]:
     """Import a Parquet or JSONL file, or a directory of them, into collection `name`.
 
     `mode`: "create" (a new collection from the schema recorded in the files, or inferred from
-    Parquet), "replace" (drop `name` first) or "append" (upsert into the existing `name`). The last
-    event's report checks that the collection's row count grew by the rows read.
+    Parquet), "replace" (the existing `name` is dropped once the import is in place) or "append" (the
+    rows are upserted into the existing `name`). The rows first go into a temporary collection
+    `<name>__importing_<tag>`, which is checked (its row count against the rows read, and the checksums
+    of `samples` rows, or with `verify="full"` of every row; "none": the count only), and only then
+    put in place or upserted (`workbench.transfer.staging`). A damaged line (the error names the file and
+    line), a failed check, a cancel or any error leaves `name` as it was.
     """
     clock = _Clock()
     if mode not in ("create", "replace", "append"):
         raise TransferError(f"mode must be 'create', 'replace' or 'append', not {mode!r}")
+    if verify not in ("sample", "full", "none"):
+        raise TransferError(f"verify must be 'sample', 'full' or 'none', not {verify!r}")
+    if batch_size < 1:
+        raise TransferError("batch_size must be at least 1")
     files = _source_files(Path(src).expanduser())
     schema, indexes = read_export_schema(files[0])
     if schema is None:
@@ -202,37 +225,27 @@ def import_collection(
     counts = [_count_rows(p) for p in files]
     total = sum(c for c in counts if c is not None) if all(c is not None for c in counts) else None
     report = TransferReport("import", name, files=[str(p) for p in files])
+    cleaned = clean_leftovers(backend, name)
     exists = backend.has_collection(name)
     if exists and mode == "create":
-        raise TransferError(f"{backend.label} already has a collection {name!r}; replace it or append to it")
-    if exists and mode == "replace":
-        backend.drop_collection(name)
-        exists = False
+        raise TransferError(f"{backend.label} already has a collection {name!r}; replace it or append to it"
+                            + "".join(f" ({n})" for n in cleaned))
     plan = map_schema(schema, indexes, backend.capabilities, skip_unsupported, backend.label)
-    report.plan, report.notes = plan, list(plan.notes)
-    if not exists:
-        yield TransferProgress("creating", 0, total, clock(), f"creating {name!r}")
-        backend.create_collection(name, plan.target, plan.indexes)
-    before = backend.count(name) if exists else 0
-    write = backend.upsert if exists else backend.insert
-    done = 0
-    for path in files:
-        for batch in _read_batches(path, schema, batch_size):
-            if cancel is not None and cancel.cancelled:
-                report.rows, report.cancelled, report.elapsed_s = done, True, clock()
-                yield TransferProgress("cancelled", done, total, clock(), "cancelled", report)
-                return
-            _write_by_partition(backend, name, plan.adapt(batch), write)
-            done += len(batch)
-            report.batches += 1
-            yield TransferProgress("reading", done, total, clock(), f"{path.name}: {done} rows")
-    backend.flush(name)
-    after = backend.count(name)
-    report.rows, report.elapsed_s = done, clock()
-    if not exists:
-        report.verification = Verification(source_rows=done, target_rows=after - before)
-    else:
-        report.notes.append(f"appended: the collection had {before} rows and now has {after}")
-    yield TransferProgress("done", done, total, clock(), report.summary(), report)
+    report.plan, report.notes = plan, [*cleaned, *plan.notes]
+    stage_plan = existing_plan(backend, name) if exists and mode == "append" else plan
+    tally = _Tally(stage_plan.target, samples if verify != "none" else 0, verify == "full")
+    file_schema = schema
 
+    def batches() -> Iterator[Batch]:
+        for path in files:
+            for rows, where in _read_batches(path, file_schema, batch_size):
+                groups: dict[str, list[Row]] = {}
+                for r in plan.adapt(rows):
+                    groups.setdefault(r.pop(PARTITION, None) or "_default", []).append(r)
+                for part, group in groups.items():
+                    tally.add(group)
+                    yield group, None if part == "_default" else part, f"{path}, {where}"
 
+    yield from write_staged(backend, name, kind="importing", mode=mode, plan=stage_plan, batches=batches(),
+                            total=total, report=report, check=lambda temp, rows: tally.check(backend, temp, rows),
+                            phase="reading", cancel=cancel, clock=clock, batch_size=batch_size)

@@ -135,7 +135,7 @@ class TransferReport:
 class TransferProgress:
     """One progress event. `rows_total` is None when unknown; the last event carries `report`."""
 
-    phase: str  # planning, creating, copying, writing, reading, flushing, verifying, done, cancelled
+    phase: str  # planning, creating, copying, writing, reading, flushing, verifying, appending, done, cancelled
     rows_done: int
     rows_total: int | None
     elapsed_s: float
