@@ -249,14 +249,8 @@ def test_data_view_shows_every_column_of_a_documents_collection(qtbot: Any, docs
     qtbot.waitUntil(lambda: bool(model.error) or 0 in model.loaded_pages(), timeout=30000)
     assert model.error == ""
     assert model.data(model.index(0, [c.name for c in model.columns].index("text"))), "the text column is read"
-    # Let the view's finished tasks be deleted before pytest-qt deletes the view. Deleting both in one
-    # event batch crashed in ~QObject about one run in five (a race between a parent's deletion and its
-    # child tasks' own deleteLater; the app deletes no Data view while it runs). Open: see the note.
-    from ui.shared import workers
-
-    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
-    view.close()
-    qtbot.wait(300)
+    # pytest-qt deletes the view now, its finished tasks' deleteLater pending: that crashed in ~QObject
+    # about one run in five until Task._finish cut its worker's connections (tests/gui/test_task_crash.py).
 
 
 def test_recall_explorer_leaves_the_bm25_output_out(qtbot: Any, docs: Any) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -220,15 +221,50 @@ class Task(QObject):
         self._finish()
 
     def _finish(self) -> None:
-        self._worker = None
+        self._disconnect_worker()
         self.finished.emit()
         _live.discard(self)
+        self._disconnect_listeners()
         # A finished task emits nothing more: its Qt object goes now. Kept, it would hold every slot
         # connected to it, and a slot that captured the task (`lambda e, t=task: ...`) makes a cycle
         # through Qt that Python's collector cannot see, so each search, page load and memory
         # read-out (with its result) stayed in memory for good, as a child of its view or not.
         # Its Python attributes (state, result, error, job_report) stay readable while it is held.
         self.deleteLater()
+
+    def _disconnect_worker(self) -> None:
+        """Cut the worker's connections to this task, here on the UI thread, while the worker (and so
+        its signals object) is still held.
+
+        Left connected, the task's deletion (deleteLater, or its parent's) would disconnect them
+        itself, asking the signals object for its Python override of `disconnectNotify`; once the
+        worker is released its signals object's Python wrapper may already be freed while the Qt
+        object lives on, and that look-up crashed the app (a segfault in ~QObject; see
+        tests/gui/test_task_lifetime.py)."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        for signal, slot in ((worker.yielded, self._on_yielded), (worker.returned, self._on_returned),
+                             (worker.errored, self._on_errored)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # already gone
+                pass
+
+    def _disconnect_listeners(self) -> None:
+        """Drop every slot connected to this task's signals now, on the UI thread, outside any destructor.
+
+        Slots often capture the task (`task.finished.connect(lambda: forget(task))`). Left connected,
+        they would be released inside ~QObject when the deferred deletion runs, the last reference to
+        the task's Python wrapper with them, and freeing the wrapper of an object in the middle of its
+        own destructor crashed the app (~QObject; tests/gui/test_task_crash.py)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "Failed to disconnect": nothing connected
+            for signal in (self.progress, self.succeeded, self.failed, self.cancelled, self.finished):
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
 
     @property
     def elapsed_s(self) -> float:
