@@ -24,7 +24,7 @@ CHILD = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 import numpy as np
-from engine import MilvusClient
+from engine import DataType, MilvusClient
 c = MilvusClient(sys.argv[1])
 s = c.create_schema()
 s.add_field("id", DataType.INT64, is_primary=True)
