@@ -11,7 +11,10 @@ last warm one, and the reference counts of None, True and False must not fall (t
 
 CI runs `WARM_ROUNDS + MEASURED_ROUNDS` rounds (about half a minute). For a long run:
 
-    WORKBENCH_SOAK_SECONDS=900 pytest -s tests/gui/test_soak.py     # prints one RSS line per round
+    WORKBENCH_SOAK_SECONDS=900 pytest -s -o faulthandler_timeout=0 tests/gui/test_soak.py   # one RSS line per round
+
+(pytest's faulthandler would dump every thread's stack after 300 s, taking the long run for a hang; a
+dump taken while Qt's threads run can itself crash.)
 """
 
 from __future__ import annotations
@@ -180,7 +183,11 @@ def soak_round(qtbot: Any, win: MainWindow, tmp: Path, n: int) -> None:
 
 
 @pytest.mark.timeout(600 + SOAK_SECONDS)  # the suite's 600 s limit, plus the asked-for length
-def test_soak(qtbot: Any, soak_window: MainWindow, tmp_path: Path) -> None:
+def test_soak(qtbot: Any, soak_window: MainWindow, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    hang_dump = float(request.config.getini("faulthandler_timeout") or 0)
+    if SOAK_SECONDS and 0 < hang_dump < SOAK_SECONDS:  # its stack dump at that moment is not a hang, and can crash
+        pytest.fail(f"a {SOAK_SECONDS:.0f} s soak outlives faulthandler_timeout ({hang_dump:.0f} s): "
+                    "run it with -o faulthandler_timeout=0")
     win, ctx = soak_window, soak_window.ctx
     errors: list[tuple[str, str]] = []
     ctx.errorRaised.connect(lambda title, msg: errors.append((title, msg)))
