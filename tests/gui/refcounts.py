@@ -42,9 +42,14 @@ class RefcountWatch:
     # A sound binding moved the counts down by up to ~55 across a chunk (objects freed late, e.g. by an
     # earlier test); PySide6 6.12.0 on Python 3.11 lost 2,370 to 49,000 references to None per chunk.
     tolerance: int = 150
+    # How many checks in a row a count must fall past the tolerance to fail. A binding that drops
+    # references falls at every check; a long run also meets one-off falls (a structure holding many
+    # bools freed), which a second check in a row does not repeat.
+    consecutive: int = 1
     last: dict[str, int] = field(default_factory=counts)
     history: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     warmed: set[str] = field(default_factory=set)
+    streak: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def can_fall() -> bool:
@@ -69,7 +74,9 @@ class RefcountWatch:
         if kind not in self.warmed:
             self.warmed.add(kind)
             return delta
-        fell = {k: -d for k, d in delta.items() if d < -self.tolerance}
+        for k, d in delta.items():
+            self.streak[k] = self.streak.get(k, 0) + 1 if d < -self.tolerance else 0
+        fell = {k: -d for k, d in delta.items() if self.streak[k] >= self.consecutive}
         if fell:
             for name, obj in WATCHED:
                 give_back(obj, fell.get(name, 0))  # so the process lives to report this
