@@ -18,6 +18,13 @@ import pytest
 REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
 
 
+def lite_unavailable(reason: str) -> None:
+    """Skip the test for `reason`, or fail it where Milvus Lite is required (CI)."""
+    if REQUIRE_LITE:
+        pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
+    pytest.skip(f"Milvus Lite differential tests skipped: {reason}")
+
+
 def lite_namespace(path: Path) -> Iterator[SimpleNamespace]:
     if sys.platform == "win32":
         reason = "milvus-lite has no Windows build"
@@ -32,9 +39,7 @@ def lite_namespace(path: Path) -> Iterator[SimpleNamespace]:
         except Exception as e:  # ImportError, or a server that does not start
             reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     if reason:
-        if REQUIRE_LITE:
-            pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
-        pytest.skip(f"Milvus Lite differential tests skipped: {reason}")
+        lite_unavailable(reason)
     yield SimpleNamespace(kind="lite", client=client, M=pymilvus, exc=pymilvus.MilvusException)
     client.close()
 

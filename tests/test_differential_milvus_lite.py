@@ -13,7 +13,6 @@ can never pass silently.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -22,17 +21,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from lite_pair import lite_unavailable
 
 pytestmark = pytest.mark.milvus_lite
 
-REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
+
 TOL = 1e-5
 
 
-def _unavailable(reason: str) -> None:
-    if REQUIRE_LITE:
-        pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
-    pytest.skip(f"Milvus Lite differential tests skipped: {reason}")
 
 
 # --- the two clients -------------------------------------------------------------------------
@@ -40,20 +36,20 @@ def _unavailable(reason: str) -> None:
 def lite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """pymilvus + a Milvus Lite server on a file, one per module."""
     if sys.platform == "win32":
-        _unavailable("milvus-lite has no Windows build (see pyproject.toml: sys_platform != 'win32')")
+        lite_unavailable("milvus-lite has no Windows build (see pyproject.toml: sys_platform != 'win32')")
     try:
         import milvus_lite  # noqa: F401
         import pymilvus
         from pymilvus.client.embedding_list import EmbeddingList
     except ImportError as e:
-        _unavailable(f"pymilvus or milvus-lite is not installed ({e}); install the 'milvus' extra")
+        lite_unavailable(f"pymilvus or milvus-lite is not installed ({e}); install the 'milvus' extra")
         raise  # unreachable
     path = tmp_path_factory.mktemp("lite") / "lite.db"
     try:
         client = pymilvus.MilvusClient(str(path))
         version = client.get_server_version()
     except Exception as e:
-        _unavailable(f"Milvus Lite cannot start here: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        lite_unavailable(f"Milvus Lite cannot start here: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
         raise
     yield SimpleNamespace(kind="milvus_lite", client=client, version=version, DataType=pymilvus.DataType,
                           AnnSearchRequest=pymilvus.AnnSearchRequest, RRFRanker=pymilvus.RRFRanker,

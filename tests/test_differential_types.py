@@ -8,42 +8,35 @@ With WORKBENCH_REQUIRE_MILVUS_LITE=1 a missing Milvus Lite fails these tests ins
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from lite_pair import lite_unavailable
 
 pytestmark = pytest.mark.milvus_lite
 
-REQUIRE_LITE = os.environ.get("WORKBENCH_REQUIRE_MILVUS_LITE") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE_LITE:
-        pytest.fail(f"Milvus Lite is required (WORKBENCH_REQUIRE_MILVUS_LITE=1) but {reason}")
-    pytest.skip(f"Milvus Lite differential tests skipped: {reason}")
 
 
 @pytest.fixture(scope="module")
 def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     if sys.platform == "win32":
-        _unavailable("milvus-lite has no Windows build")
+        lite_unavailable("milvus-lite has no Windows build")
     try:
         import logging
 
         import milvus_lite  # noqa: F401
         import pymilvus
     except ImportError as e:
-        _unavailable(f"pymilvus or milvus-lite is not installed ({e})")
+        lite_unavailable(f"pymilvus or milvus-lite is not installed ({e})")
         raise
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # refused calls are expected here
     try:
         client = pymilvus.MilvusClient(str(tmp_path_factory.mktemp("lite") / "lite.db"))
     except Exception as e:
-        _unavailable(f"Milvus Lite cannot start here: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        lite_unavailable(f"Milvus Lite cannot start here: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
         raise
     yield SimpleNamespace(kind="lite", client=client, DataType=pymilvus.DataType, FieldOp=pymilvus.FieldOp)
     client.close()
