@@ -258,6 +258,17 @@ class Collection:
         if self.damage is not None:
             raise self._damage_error(CorruptionError)
 
+    def is_current(self, dv: int) -> bool:
+        """Whether `sync(dv)` would find nothing new: the catalog as last read (`dv`, no stale mark), the
+        log as the last poll left it complete (one fstat), no damage. False when unsure."""
+        if self.damage is not None or self._catalog_stale or dv != self._dv or self._wal_seen is None:
+            return False
+        try:
+            st = os.fstat(self._wal_fd)
+        except OSError:  # closed by a switch of the log meanwhile
+            return False
+        return (st.st_size, st.st_mtime_ns) == self._wal_seen
+
     def _damage_error(self, kind: type[CorruptionError] | type[ReadOnlyError]) -> MilvusException:
         assert self.damage is not None
         text = (f"collection {self.name!r} cannot be read or written: {self.damage.message}. "

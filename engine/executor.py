@@ -472,22 +472,36 @@ def search_hits(
         return None
     seg, mask = live[0]
     ids, dists = searcher(seg, mask, k)
-    pks = seg.data.pk_column()
-    larger = larger_is_closer(metric)
-    pages: list[list[Hit]] = []
-    for qi in range(nq):
-        rows = ids[qi]
-        ds = dists[qi].tolist()
-        rl = rows.tolist()
-        if rl and min(rl) < 0:  # padded with -1: keep the hits before the first missing one
-            cut = next(i for i, r in enumerate(rl) if r < 0)
-            rows, ds = rows[:cut], ds[:cut]
-        keys = pks[rows].tolist()
-        if len(keys) > k or not _ordered_pairs(ds, keys, larger):
-            pairs = sorted(zip(ds, keys), key=lambda p: (-p[0] if larger else p[0], _pk_key(p[1])))[:k]
-            ds, keys = [d for d, _ in pairs], [pk for _, pk in pairs]
-        pages.append([new_hit(pk_name, pk, d, {}) for d, pk in zip(ds[offset:], keys[offset:])])
-    return pages
+    return pages_of_hits(ids, dists, seg.data.pk_column(), pk_name, k, offset, larger_is_closer(metric))
+
+
+def pages_of_hits(ids: np.ndarray, dists: np.ndarray, pks: np.ndarray, pk_name: str, k: int, offset: int,
+                  larger: bool) -> list[list[Hit]]:
+    """Each query's hits past `offset`, from one segment searcher's row ids and distances (rows padded with
+    -1 at the end): best first, ties by primary key, at most `k` before the offset."""
+    return [page_of_hit_lists(ids[qi].tolist(), dists[qi].tolist(), pks, pk_name, k, offset, larger)
+            for qi in range(len(ids))]
+
+
+def page_of_hit_lists(rows: list[int], ds: list[float], pks: np.ndarray, pk_name: str, k: int, offset: int,
+                      larger: bool) -> list[Hit]:
+    """One query's page of `pages_of_hits`, from its row ids and distances as lists."""
+    if rows and min(rows) < 0:  # padded with -1: keep the hits before the first missing one
+        cut = next(i for i, r in enumerate(rows) if r < 0)
+        rows, ds = rows[:cut], ds[:cut]
+    keys = pks[rows].tolist()
+    if len(keys) > k or not _ordered_pairs(ds, keys, larger):
+        pairs = sorted(zip(ds, keys), key=lambda p: (-p[0] if larger else p[0], _pk_key(p[1])))[:k]
+        ds, keys = [d for d, _ in pairs], [pk for _, pk in pairs]
+    page: list[Hit] = []
+    for pk, d in zip(keys[offset:], ds[offset:]):  # new_hit, inline (a search makes one per hit)
+        hit = dict.__new__(Hit)
+        hit[pk_name] = pk
+        hit["distance"] = d
+        hit["entity"] = {}
+        hit._pk_name = pk_name
+        page.append(hit)
+    return page
 
 
 def _ordered_pairs(d: list[float], pks: list[Any], larger: bool) -> bool:

@@ -22,6 +22,8 @@ Environment:
                            mid-merge, mid-drop, mid-replace...)
     CRASH_SEAL_ROWS=R      engine.seal_rows to use (default: picked from SEED)
     CRASH_MAX_OPS=K        stop after K operations (default 2000)
+    CRASH_REORDER_ROWS=R   renumber saved graphs of at least R elements (engine/index/hnsw_reorder.py
+                           MIN_ROWS; its default is too large for this workload's graphs)
     CRASH_WAIT_GO=1        after the imports, wait for a line on stdin before opening the
                            database (lets the test start the next writer ahead of time)
 
@@ -116,7 +118,9 @@ def main(argv: list[str]) -> int:
     db, seed = argv[1], int(argv[2])
     rng = random.Random(seed)
     from engine import MilvusClient
+    from engine.index import hnsw_reorder
 
+    hnsw_reorder.MIN_ROWS = int(os.environ.get("CRASH_REORDER_ROWS", hnsw_reorder.MIN_ROWS))
     if os.environ.get("CRASH_WAIT_GO"):
         sys.stdin.readline()
     client = MilvusClient(db)

@@ -48,7 +48,7 @@ from engine.storage.faults import POINTS as FAULT_POINTS  # noqa: E402
 SIDE_NAMES = ("side_a", "side_b")
 STAGING = "staging"
 # Points reached only by rare operations, or late in a run: the kill comes on an early arrival.
-RARE_POINTS = ("create.committed", "drop.marked", "drop.trashed", "replace.committed", "maint.written", "maint.committed",
+RARE_POINTS = ("maint.reorder", "create.committed", "drop.marked", "drop.trashed", "replace.committed", "maint.written", "maint.committed",
                "maint.graph", "seal.files", "seal.committed", "segment.tmp", "segment.renamed")
 
 # The model: "main" maps primary key -> (partition, row as query(output_fields=["*"]) returns it);
@@ -272,6 +272,7 @@ class Writer:
         self.out, self.err = work / f"writer_{seed}.out", work / f"writer_{seed}.err"
         env = {k: v for k, v in os.environ.items() if k != "VECTOR_WORKBENCH_FAULT"}
         env["CRASH_WAIT_GO"] = "1"
+        env["CRASH_REORDER_ROWS"] = "40"  # renumber the workload's small graphs too
         roll = rng.random()
         self.delay = 0.0
         if roll < 0.12:  # lands in start-up: open, orphan clean-up, WAL replay, set-up, first ops
@@ -376,7 +377,8 @@ def test_each_fault_point_recovers(tmp_path: Path, point: str) -> None:
     fired = 0
     for i, n in enumerate((1, 2) if point in RARE_POINTS else (3, 25)):
         out = tmp_path / f"w{i}.out"
-        env = {**os.environ, "VECTOR_WORKBENCH_FAULT": f"{point}:{n}", "CRASH_SEAL_ROWS": "30"}
+        env = {**os.environ, "VECTOR_WORKBENCH_FAULT": f"{point}:{n}", "CRASH_SEAL_ROWS": "30",
+               "CRASH_REORDER_ROWS": "40"}
         with open(out, "wb") as fo:
             proc = subprocess.run([sys.executable, str(WRITER), str(db), str(i + 1)], stdout=fo,
                                   stderr=subprocess.PIPE, env=env, timeout=300)

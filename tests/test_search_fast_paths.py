@@ -155,3 +155,35 @@ def test_one_query_re_rank_matches_the_batch_path() -> None:
         sim = (1 - dist) * ix._inverse_norms()[labels]
         re_ranked += bool((sim[:, 1:] > sim[:, :-1]).any())
     assert re_ranked > 0  # the re-rank branch ran
+
+
+@pytest.mark.parametrize("metric,unit,wobble", [("L2", False, 0.0), ("IP", False, 0.0), ("COSINE", False, 0.0),
+                                                ("COSINE", True, 0.0), ("COSINE", True, 9e-4)])
+def test_one_query_lists_match_the_batch_path(metric: str, unit: bool, wobble: float) -> None:
+    """`search_one_lists` (the repeat-search path): the batch path's ids and distances, as lists, bit for bit;
+    with near-unit stored vectors (`wobble`) its re-rank runs too."""
+    rng = np.random.default_rng(4)
+    x = _data(1500, 8, unit)
+    if wobble:
+        x *= (1 + rng.uniform(-wobble, wobble, (len(x), 1))).astype(np.float32)
+    ix = HNSWIndex(metric, {"M": 8, "efConstruction": 64})
+    ix.use_raw_cosine_if_unit(x)
+    ix.build(x)
+    assert ix.raw_cosine == (metric == "COSINE" and unit)
+    re_ranked = 0
+    for q in rng.standard_normal((40, 8)).astype(np.float32) * 2.0:
+        lists = ix.search_one_lists(q[None], 10, {"ef": 48})
+        batch = ix.search(np.stack([q, -q]), 10, search_params={"ef": 48})
+        assert lists is not None
+        assert lists[0] == batch[0][0].tolist()
+        assert np.array(lists[1], dtype=np.float32).tobytes() == batch[1][0].tobytes()
+        if ix.raw_cosine:
+            labels, dist = ix._index.knn_query(q[None], k=48)
+            sim = (1 - dist) * ix._inverse_norms()[labels]
+            re_ranked += bool((sim[:, 1:] > sim[:, :-1]).any())
+    assert re_ranked > 0 or not wobble
+    # what it leaves to the full checks: not finite, zero, a squared norm beyond float32, k beyond the index
+    for bad in ([np.nan] + [0.0] * 7, [np.inf] + [0.0] * 7, [0.0] * 8, [3e19] * 8):
+        assert ix.search_one_lists(np.array([bad], np.float32), 10, {"ef": 48}) is None
+    assert ix.search_one_lists(x[:1], 2000, None) is None
+    assert ix.search_one_lists(np.ones((1, 9), np.float32), 10, None) is None

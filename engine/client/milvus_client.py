@@ -24,6 +24,7 @@ from engine.client.admin import AdminMixin
 from engine.client.aliases import AliasesMixin
 from engine.client.databases import DatabasesMixin, current_db_arg, guard_database_access
 from engine.client.duplicates import DuplicatesMixin
+from engine.client.hot_search import HotOffer, HotSearches, hot_front
 from engine.client.info import InfoMixin
 from engine.client.key_mode import KeyModeMixin
 from engine.client.keywords import check_keywords
@@ -79,6 +80,7 @@ from engine.client.validation import (
     validate_index_params,
 )
 from engine.collection import Collection, SegmentState
+from engine.collection_state import Snapshot
 from engine.database import Database, fork_generation, open_database
 from engine.errors import CollectionNotFoundError, MilvusException, ParamError, UnsupportedError, brief
 from engine.executor import (
@@ -102,12 +104,14 @@ from engine.executor import (
 )
 from engine.expr import compile_filter
 from engine.fulltext.search import sparse_candidates
+from engine.index.hnsw import HNSWIndex
 from engine.index_params import IndexParams
 from engine.maintenance import maintain
 from engine.partition_keys import num_partitions_arg, partition_names
 from engine.schema import CollectionSchema, FieldSchema, StructFieldSchema, check_name
 from engine.schema_compat import schema_from_object
 from engine.storage.locks import DEFAULT_WRITE_TIMEOUT
+from engine.storage.segment import SealedSegment
 from engine.types import MAX_SIM_METRICS, DataType
 from engine.vectors.function_rankers import read_ranker
 
@@ -150,6 +154,7 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
         self._forks = fork_generation()
         self._closed = False
         self._search_plans = SearchPlanCache()
+        self._hot_searches = HotSearches()
         self._compactions = {}
 
     def __enter__(self) -> MilvusClient:
@@ -561,10 +566,13 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
         offset, plan, shape = known.offset, known.plan, known.shape
         if len(plan.columns) <= 1 and not plan.pk_requested and shape.radius is None and shape.sub is None:
             # ids and distances only: from one segment, hits straight from its arrays (executor.search_hits)
+            snap = coll.snapshot
             segs, masks, queries, searcher = self._dense_searcher(coll, shape, data, None, None, partition_names,
-                                                                  True, known.growing, known.timezone)
+                                                                  True, known.growing, known.timezone, snap)
             pages = search_hits(segs, masks, len(queries), shape.fetch, shape.metric, searcher,
                                 coll.schema.primary_field.name, offset)
+            if pages is not None and partition_names is None:
+                self._offer_hot(coll, known, snap, segs, masks)
             if pages is None:
                 merged = search_segments(segs, masks, len(queries), shape.fetch, shape.metric, searcher)
                 pages = [to_hits(coll.schema, c[offset:], plan) for c in merged]
@@ -572,6 +580,18 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
         cands, _ = self._run_shape(coll, shape, data, None, None, partition_names, True, False, known.growing,
                                    known.timezone)
         return ResultList(round_hits([to_hits(coll.schema, c[offset:], known.plan) for c in cands], known.decimals))
+
+    def _offer_hot(self, coll: Collection, known: SearchPlan, snap: Snapshot, segs: list[SegmentState],
+                   masks: list[np.ndarray | None]) -> None:
+        """Offer a planned search over `snap` to `HotSearches` when it searched one segment through its graph."""
+        live = [(s, m) for s, m in zip(segs, masks) if s.data.num_rows != 0 and (m is None or m.any())]
+        if len(live) != 1 or live[0][1] is not None or not isinstance(live[0][0].data, SealedSegment):
+            return
+        seg = live[0][0].data
+        if coll.indexes.spec_for(known.shape.anns_field) is None:
+            return
+        if isinstance(seg.loaded_indexes.get(known.shape.anns_field), HNSWIndex):
+            self._hot_searches.offer(HotOffer(coll, known, snap, seg))
 
     def search_iterator(self, collection_name: str, data: Any, batch_size: int = 1000, filter: str | None = None,
                         limit: int = -1, output_fields: list[str] | None = None,
@@ -690,12 +710,13 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
 
     def _dense_searcher(self, coll: Collection, shape: SearchShape, data: Any, flt: str | None,
                         filter_params: dict[str, Any] | None, partition_names: list[str] | None, use_index: bool,
-                        growing: bool, timezone: str | None
+                        growing: bool, timezone: str | None, snap: Snapshot | None = None
                         ) -> tuple[list[SegmentState], list[np.ndarray | None], np.ndarray, SegmentSearcher]:
         """What `_run_shape` searches for a top-level dense vector field: segments, their masks, the checked
-        queries and the segment searcher."""
+        queries and the segment searcher (of `snap`, by default the collection's current snapshot)."""
         schema, metric = coll.schema, shape.metric
-        segs = (coll.snapshot if growing else sealed_only(coll.snapshot)).select(
+        snap = coll.snapshot if snap is None else snap
+        segs = (snap if growing else sealed_only(snap)).select(
             self._read_partitions(coll, partition_names, flt, filter_params))
         if metric in MAX_SIM_METRICS:
             raise ParamError(f"{metric} needs an Array of Structs vector sub-field as anns_field")
@@ -798,5 +819,8 @@ def _pk_filter(coll: Collection, keys: list[Any]) -> tuple[str, dict[str, Any]]:
     """A filter matching these (checked) primary keys."""
     return f"{coll.schema.primary_field.name} in {{__ids}}", {"__ids": keys}
 
+
+# Repeat searches of an unchanged collection skip resolving the call again (engine/client/hot_search.py).
+MilvusClient.search = hot_front(MilvusClient.search)  # type: ignore[method-assign]
 
 __all__ = ["AnnSearchRequest", "LoadState", "MilvusClient", "QueryIterator"]

@@ -66,20 +66,22 @@ class _NotPlain(Exception):
 
 
 def _freeze(value: Any) -> Any:
+    # Plain values are frozen inline, without a call: a key is built on every search.
     t = type(value)
     if t in _PLAIN:
         return (t, value)
     if t is dict:  # list comprehensions: cheaper than generator expressions for the few items of a call
-        return (dict, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
+        return (dict, tuple([((type(k), k) if type(k) in _PLAIN else _freeze(k),
+                              (type(v), v) if type(v) in _PLAIN else _freeze(v)) for k, v in value.items()]))
     if t is list or t is tuple:
-        return (t, tuple([_freeze(v) for v in value]))
+        return (t, tuple([(type(v), v) if type(v) in _PLAIN else _freeze(v) for v in value]))
     raise _NotPlain
 
 
 def plan_key(*parts: Any) -> tuple[Any, ...] | None:
     """A hashable key of plain argument values (exact types kept), or None when one is not plain."""
     try:
-        return tuple([_freeze(p) for p in parts])
+        return tuple([(type(p), p) if type(p) in _PLAIN else _freeze(p) for p in parts])
     except _NotPlain:
         return None
 

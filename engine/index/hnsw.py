@@ -20,6 +20,7 @@ number of results it asks for (see ``_knn``).
 from __future__ import annotations
 
 import math
+import operator
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ import hnswlib
 import numpy as np
 
 from engine.errors import CorruptionError, ParamError
+from engine.index import hnsw_reorder
 from engine.index.base import INT32_MAX, Progress, RWLock, check_int, empty_result, read_meta, write_meta
 from engine.index.flat import exact_search
 from engine.index.hnsw_format import HnswStructure, parse_hnsw_index
@@ -269,6 +271,54 @@ class HNSWIndex:
         except RuntimeError:
             return None  # hnswlib found fewer than k (a sparse graph): the general path copes
 
+    def search_one_lists(
+        self, q: np.ndarray, k: int, search_params: dict[str, Any] | None
+    ) -> tuple[list[int], list[float]] | None:
+        """`_search_one` of a float32 (1, dim) C-contiguous query, the hits as lists (row ids, distances),
+        best first; None where `_search_one` would hand over to the general path, and for a query that
+        is not all finite (its squared norm tells: NaN and inf carry into it) or whose squared norm
+        overflows float32, which the caller must refuse or convert with the full checks.
+
+        The same arithmetic in the same order as `_knn`, so the same ids and distances to the bit.
+        All the work that does not need the hits is done before the graph walk, and little after it:
+        a walk over a large graph leaves the CPU caches cold, and each numpy call after it costs
+        microseconds (docs/indexes.md)."""
+        n = self.count
+        if not 0 < k <= n or q.shape != (1, self._dim):
+            return None
+        ef = self.resolve_ef(k, search_params)
+        sq = np.einsum("ij,ij->i", q, q)[0]
+        if not 0 < sq < np.inf:  # NaN, inf or overflow; or a zero query (cosine 0 with every row)
+            return None
+        inv_norm = np.float32(1.0) / np.sqrt(sq) if self.metric == "COSINE" else None
+        inv_rows = self._inverse_norms() if self.metric == "COSINE" and self.raw_cosine else None
+        assert self._index is not None
+        try:
+            if self._frozen:
+                labels, dist = self._index.knn_query(q, k=min(max(ef, k), n))
+            else:
+                with self._lock.read():
+                    labels, dist = self._index.knn_query(q, k=min(max(ef, k), n))
+        except RuntimeError:
+            return None  # hnswlib found fewer than asked (a sparse graph): the general path copes
+        rows = labels[0]
+        if self.metric == "L2":
+            return rows[:k].tolist(), dist[0][:k].tolist()
+        sim = np.subtract(np.float32(1.0), dist[0], out=dist[0])
+        if inv_norm is not None:
+            sim *= inv_norm
+        if inv_rows is None:
+            return rows[:k].tolist(), sim[:k].tolist()
+        sim *= inv_rows[rows]  # inner products with near-unit vectors: divide by their norms, re-rank
+        sl, rl = sim.tolist(), rows.tolist()
+        top = sl[:k]
+        # A stable sort of all (best first) would keep the first k as they are when they are in order
+        # and nothing after them is better than the k-th (a tie stays behind it).
+        if all(map(operator.ge, top, top[1:])) and (len(sl) == k or max(sl[k:]) <= top[-1]):
+            return rl[:k], top
+        best = sorted(range(len(sl)), key=sl.__getitem__, reverse=True)[:k]  # stable, as argsort of -sim
+        return [rl[i] for i in best], [sl[i] for i in best]
+
     def _raw_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, str]:
         """Vectors of ``rows`` and the metric to score them with."""
         if self._vectors is not None:
@@ -374,8 +424,12 @@ class HNSWIndex:
             tmp = path / "hnsw.bin.tmp"
             with self._lock.read():
                 self._index.save_index(str(tmp))
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            if self.count >= hnsw_reorder.MIN_ROWS:  # elements renumbered for memory locality (hnsw_reorder)
+                hnsw_reorder.reorder_index_file(tmp, path / "hnsw.bin.order.tmp", self._dim)
+                (path / "hnsw.bin.order.tmp").replace(tmp)
+            else:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
             tmp.replace(path / "hnsw.bin")
             if self.raw_cosine:
                 np.save(path / "norms.tmp.npy", self._norms)

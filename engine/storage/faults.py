@@ -27,6 +27,7 @@ POINTS = (
     "seal.files",  # a seal wrote its segment, delete and log files; its catalog commit has not happened
     "seal.committed",  # a seal committed; the old log and delete files are not removed yet
     "maint.graph",  # a merge is extending a graph (between two chunks of vectors)
+    "maint.reorder",  # a graph file is half written in its new element order (engine/index/hnsw_reorder.py)
     "maint.written",  # a merge wrote its segment and graphs; its commit has not happened
     "maint.committed",  # a merge committed; the replaced segments' files are not removed yet
     "create.committed",  # a create committed the collection; its directory is not made yet
