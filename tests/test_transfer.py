@@ -180,7 +180,10 @@ def test_copy_to_milvus_lite_and_back(src: EmbeddedBackend, dst: EmbeddedBackend
     assert report.ok, report.summary()
     assert all_rows(src, name, SCALARS) == all_rows(dst, name, SCALARS)
     queries = [make_rows(1, start=9999)[0]["v"]]
-    hits = [b.search(name, queries, anns_field="v", limit=10, search_params={"params": {"ef": 200}})
+    # ef above the row count: each graph walk keeps every row it reaches, so all three searches are exact and
+    # comparable (at ef=200 one of three independently built graphs, or Milvus Lite's index built in the
+    # background, now and then missed a neighbour: a full CI run saw 3 replaced by 71 at rank 7)
+    hits = [b.search(name, queries, anns_field="v", limit=10, search_params={"params": {"ef": 512}})
             for b in (src, lite, dst)]
     assert [h["id"] for h in hits[0][0]] == [h["id"] for h in hits[1][0]] == [h["id"] for h in hits[2][0]]
     assert hits[0][0][0]["distance"] == pytest.approx(hits[1][0][0]["distance"], rel=1e-5)
