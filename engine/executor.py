@@ -466,13 +466,18 @@ def search_hits(
     """`search_segments` then `to_hits` of a plan with no output fields, hits past `offset`, built straight
     from the searcher's arrays (no `Candidate`s) when one segment has rows to search; None otherwise
     (nothing searched: the caller merges candidates of several segments). Same hits, same order."""
-    live = [(seg, mask) for seg, mask in zip(segments, masks)
-            if seg.data.num_rows != 0 and (mask is None or mask.any())]
+    live = live_segments(segments, masks)
     if len(live) != 1:
         return None
     seg, mask = live[0]
     ids, dists = searcher(seg, mask, k)
     return pages_of_hits(ids, dists, seg.data.pk_column(), pk_name, k, offset, larger_is_closer(metric))
+
+
+def live_segments(segments: list[SegmentState], masks: list[np.ndarray | None]
+                  ) -> list[tuple[SegmentState, np.ndarray | None]]:
+    """The (segment, mask) pairs a search reads: segments with rows, and some valid row under their mask."""
+    return [(seg, mask) for seg, mask in zip(segments, masks) if seg.data.num_rows != 0 and (mask is None or mask.any())]
 
 
 def pages_of_hits(ids: np.ndarray, dists: np.ndarray, pks: np.ndarray, pk_name: str, k: int, offset: int,
@@ -493,15 +498,7 @@ def page_of_hit_lists(rows: list[int], ds: list[float], pks: np.ndarray, pk_name
     if len(keys) > k or not _ordered_pairs(ds, keys, larger):
         pairs = sorted(zip(ds, keys), key=lambda p: (-p[0] if larger else p[0], _pk_key(p[1])))[:k]
         ds, keys = [d for d, _ in pairs], [pk for _, pk in pairs]
-    page: list[Hit] = []
-    for pk, d in zip(keys[offset:], ds[offset:]):  # new_hit, inline (a search makes one per hit)
-        hit = dict.__new__(Hit)
-        hit[pk_name] = pk
-        hit["distance"] = d
-        hit["entity"] = {}
-        hit._pk_name = pk_name
-        page.append(hit)
-    return page
+    return [new_hit(pk_name, pk, d, {}) for d, pk in zip(ds[offset:], keys[offset:])]
 
 
 def _ordered_pairs(d: list[float], pks: list[Any], larger: bool) -> bool:

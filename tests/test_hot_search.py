@@ -239,3 +239,26 @@ def test_entries_do_not_keep_released_graphs(tmp_path: Path, served: dict[str, i
     gc.collect()
     alive = [g() for g in graphs if g() is not None]
     assert not alive
+
+
+def test_a_graph_that_does_not_serve_the_spec_is_not_used(tmp_path: Path, served: dict[str, int],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full path searches a segment exactly when its loaded graph does not serve the field's index spec
+    (`SegmentIndexes.get` says None: a graph built with other parameters, kept because it stores the
+    vectors); a repeat call must then not be served from that graph either."""
+    from engine.indexing import SegmentIndexes
+
+    c, x = _make(tmp_path / "db")
+    for _ in range(3):
+        c.search("c", data=[x[4]], anns_field="vec", limit=3, search_params=SP)
+    assert served["hot"] == 1  # the graph is loaded and served
+    original = SegmentIndexes.get
+    monkeypatch.setattr(SegmentIndexes, "get",  # no graph serves the spec; the stored vectors stay readable
+                        lambda self, seg, field, spec=None: None if spec is not None else original(self, seg, field))
+    c.insert("c", [{"id": 20_000, "vec": x[4]}])
+    c.flush("c")  # a new snapshot: the next calls are resolved by the full path again
+    hot_before = served["hot"]
+    for _ in range(4):
+        got = c.search("c", data=[x[4]], anns_field="vec", limit=3, search_params=SP)
+        assert {h["id"] for h in got[0][:2]} == {4, 20_000}
+    assert served["hot"] == hot_before

@@ -94,10 +94,14 @@ class HotSearches:
             anns_field: Any) -> tuple[Any, ...] | None:
         return plan_key(collection_name, db_name, filter, limit, output_fields, search_params, anns_field)
 
+    def expecting(self) -> bool:
+        """Whether the front door waits for an offer on this thread (a search made inside another call,
+        or one the front door does not remember, offers nothing)."""
+        return bool(getattr(self._offers, "expected", False))
+
     def offer(self, offer: HotOffer) -> None:
-        """Called inside a full search call that could be served hot next time (kept only while the
-        front door waits for it: a search made inside another call offers nothing)."""
-        if getattr(self._offers, "expected", False):
+        """Called inside a full search call that could be served hot next time."""
+        if self.expecting():
             self._offers.value = offer
 
     def expect_offer(self) -> None:
@@ -113,10 +117,8 @@ class HotSearches:
         """The catalog and its state (data_version, this process's commits) before a full call: an entry
         learnt from the call is valid for that state only, so a change made while the call ran (by this
         process's other threads too) sends the next call to the full path again."""
-        if client._closed or fork_generation() != client._forks or client._db is None:
-            return None
-        catalog: Catalog = client._db.catalog
-        return catalog, (catalog.data_version(), catalog.commits)
+        catalog = _catalog_of(client)
+        return None if catalog is None else (catalog, (catalog.data_version(), catalog.commits))
 
     def learn(self, key: tuple[Any, ...], offer: HotOffer | None,
               stamp: tuple[Catalog, tuple[int, int]] | None) -> None:
@@ -135,10 +137,10 @@ class HotSearches:
     def search(self, client: Any, key: tuple[Any, ...], data: Any) -> ResultList | None:
         """The hits of a call of a remembered shape, or None when the full path must serve it."""
         entry = self._entries.get(key)
-        if entry is None or client._closed or fork_generation() != client._forks:
+        if entry is None:
             return None
-        catalog: Catalog = client._db.catalog
-        if entry.catalog() is not catalog:
+        catalog = _catalog_of(client)
+        if catalog is None or entry.catalog() is not catalog:
             return None
         dv = catalog.data_version()
         if (dv, catalog.commits) != entry.stamp:
@@ -172,6 +174,14 @@ class HotSearches:
             pages = pages_of_hits(ids, dists, seg.pk_column(), entry.pk_name, shape.fetch, entry.plan.offset,
                                   entry.larger)
         return ResultList(round_hits(pages, entry.plan.decimals))
+
+
+def _catalog_of(client: Any) -> Catalog | None:
+    """The catalog of an open client in the process that opened it (None: the full path reopens or refuses)."""
+    if client._closed or fork_generation() != client._forks or client._db is None:
+        return None
+    catalog: Catalog = client._db.catalog
+    return catalog
 
 
 def one_query(data: Any, dim: int) -> np.ndarray | None:

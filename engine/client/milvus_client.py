@@ -90,6 +90,7 @@ from engine.executor import (
     SegmentSearcher,
     check_metric,
     exact_searcher,
+    live_segments,
     maxsim_searcher,
     plan_output,
     prepare_maxsim_queries,
@@ -583,14 +584,16 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
 
     def _offer_hot(self, coll: Collection, known: SearchPlan, snap: Snapshot, segs: list[SegmentState],
                    masks: list[np.ndarray | None]) -> None:
-        """Offer a planned search over `snap` to `HotSearches` when it searched one segment through its graph."""
-        live = [(s, m) for s, m in zip(segs, masks) if s.data.num_rows != 0 and (m is None or m.any())]
+        """Offer a planned search over `snap` to `HotSearches` when it searched one segment through its graph
+        (the same choice as `indexed_searcher`: the segment's index of the field that serves its spec)."""
+        if not self._hot_searches.expecting():
+            return
+        live = live_segments(segs, masks)
         if len(live) != 1 or live[0][1] is not None or not isinstance(live[0][0].data, SealedSegment):
             return
-        seg = live[0][0].data
-        if coll.indexes.spec_for(known.shape.anns_field) is None:
-            return
-        if isinstance(seg.loaded_indexes.get(known.shape.anns_field), HNSWIndex):
+        seg, field = live[0][0].data, known.shape.anns_field
+        spec = coll.indexes.spec_for(field)
+        if spec is not None and isinstance(coll.indexes.get(seg, field, spec), HNSWIndex):
             self._hot_searches.offer(HotOffer(coll, known, snap, seg))
 
     def search_iterator(self, collection_name: str, data: Any, batch_size: int = 1000, filter: str | None = None,

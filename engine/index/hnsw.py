@@ -205,13 +205,7 @@ class HNSWIndex:
         inner products, so the graph walk is the same) and ``inv_norm`` (1 / |q| per row, 0 for a
         zero row) turns the inner products of the hits into cosines.
         """
-        assert self._index is not None
-        k = min(max(ef, kk), self.count)
-        if self._frozen:
-            labels, dist = self._index.knn_query(q, k=k)
-        else:
-            with self._lock.read():
-                labels, dist = self._index.knn_query(q, k=k)
+        labels, dist = self._walk(q, min(max(ef, kk), self.count))
         # hnswlib's labels are uint64 row numbers (< 2**63): viewed as int64, not copied
         if self.metric == "L2":
             return labels[:, :kk].view(np.int64), dist[:, :kk]
@@ -227,6 +221,14 @@ class HNSWIndex:
                 order = np.argsort(-sim, axis=1, kind="stable")[:, :kk]
                 return np.take_along_axis(labels, order, 1).view(np.int64), np.take_along_axis(sim, order, 1)
         return labels[:, :kk].view(np.int64), sim[:, :kk]
+
+    def _walk(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """hnswlib's k nearest (breadth k, see `_knn`); a frozen index needs no lock."""
+        assert self._index is not None
+        if self._frozen:
+            return self._index.knn_query(q, k=k)  # type: ignore[no-any-return]
+        with self._lock.read():
+            return self._index.knn_query(q, k=k)  # type: ignore[no-any-return]
 
     def _inverse_norms(self) -> np.ndarray:
         """1 / |x| of the stored vectors (raw_cosine), computed once per change of the norms."""
@@ -292,13 +294,8 @@ class HNSWIndex:
             return None
         inv_norm = np.float32(1.0) / np.sqrt(sq) if self.metric == "COSINE" else None
         inv_rows = self._inverse_norms() if self.metric == "COSINE" and self.raw_cosine else None
-        assert self._index is not None
         try:
-            if self._frozen:
-                labels, dist = self._index.knn_query(q, k=min(max(ef, k), n))
-            else:
-                with self._lock.read():
-                    labels, dist = self._index.knn_query(q, k=min(max(ef, k), n))
+            labels, dist = self._walk(q, min(max(ef, k), n))
         except RuntimeError:
             return None  # hnswlib found fewer than asked (a sparse graph): the general path copes
         rows = labels[0]
