@@ -30,6 +30,8 @@ import shutil
 import threading
 import uuid
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,22 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextmanager
+def no_opening_here(path: str | os.PathLike[str]) -> Iterator[bool]:
+    """Hold off opening databases in this process, and tell whether the one at `path` is open here.
+
+    While this process has a database open, SQLite holds POSIX locks on its catalog and the engine on
+    its lock files, and closing *any* other descriptor of those files drops them (the kernel's rule).
+    Code that reads such a file with a descriptor of its own (`engine.recovery_scan`) does so only
+    inside this block and only when this yields False: then nothing of this process holds a lock
+    there, and nothing can start to until the block ends."""
+    key = str(Path(path).expanduser().resolve())
+    with _REGISTRY_LOCK:
+        ref = _REGISTRY.get(key)
+        db = ref() if ref is not None else None
+        yield db is not None and not db.closed
 
 
 def open_database(path: str | os.PathLike[str], write_timeout: float | None = DEFAULT_WRITE_TIMEOUT) -> Database:

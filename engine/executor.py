@@ -22,6 +22,7 @@ from engine.errors import ParamError
 from engine.expr import compile_filter
 from engine.fulltext.sparse import to_dicts as sparse_dicts
 from engine.geometry import wkt_of
+from engine.ranking import hit_page
 from engine.schema import CollectionSchema, FieldSchema
 from engine.storage.arrow_numpy import array_to_numpy, int64_array
 from engine.timestamptz import format_micros, time_components
@@ -491,6 +492,10 @@ def pages_of_hits(ids: np.ndarray, dists: np.ndarray, pks: np.ndarray, pk_name: 
 def page_of_hit_lists(rows: list[int], ds: list[float], pks: np.ndarray, pk_name: str, k: int, offset: int,
                       larger: bool) -> list[Hit]:
     """One query's page of `pages_of_hits`, from its row ids and distances as lists."""
+    if len(rows) <= k:
+        page = hit_page(Hit, rows, ds, pks, pk_name, offset, larger)  # compiled, when already in order
+        if page is not None:
+            return page
     if rows and min(rows) < 0:  # padded with -1: keep the hits before the first missing one
         cut = next(i for i, r in enumerate(rows) if r < 0)
         rows, ds = rows[:cut], ds[:cut]

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.database import no_opening_here
 from engine.errors import CorruptionError, MilvusException
 from engine.storage.catalog import SCHEMA_VERSION, Catalog
 from engine.storage.layout import unexplained_files
-from engine.storage.locks import _getlk_pid
+from engine.storage.locks import holder_pid_of
 from engine.storage.wal import WalDamage, WalRecord, read_log, scan_legacy_log
 
 # What a problem means for the data: "loss" (rows or records that cannot be recovered, or recovered with a
@@ -97,16 +98,35 @@ def read_catalog(root: Path) -> tuple[CatalogView | None, Problem | None]:
         return None, Problem(str(path), "catalog-empty", f"the catalog {path} is an empty file", DAMAGE)
     with tempfile.TemporaryDirectory(prefix="vw-catalog-") as tmp:
         copy = Path(tmp) / "catalog.sqlite"
-        for suffix in ("", "-wal", "-journal"):  # never -shm: SQLite rebuilds it from the log
-            if (root / f"catalog.sqlite{suffix}").exists():
-                shutil.copyfile(root / f"catalog.sqlite{suffix}", Path(tmp) / f"catalog.sqlite{suffix}")
         try:
+            _private_copy(root, path, copy)
             return _read_copy(root, path, copy), None
         except CorruptionError as e:
             text = e.message.replace(str(copy), str(path)).replace(tmp, str(root))
             return None, Problem(str(path), "catalog-damaged", text, DAMAGE)
         except (sqlite3.DatabaseError, MilvusException) as e:
             return None, Problem(str(path), "catalog-damaged", f"the catalog {path} cannot be read: {e}", DAMAGE)
+
+
+def _private_copy(root: Path, path: Path, copy: Path) -> None:
+    """Copy the catalog to `copy`: its files, or, where this process has the database open, through
+    SQLite (a second connection of one process shares SQLite's locks and keeps them when it closes; a
+    plain copy's descriptor would drop them as it closes, see `engine.database.no_opening_here`)."""
+    with no_opening_here(root) as open_here:
+        if not open_here:
+            for suffix in ("", "-wal", "-journal"):  # never -shm: SQLite rebuilds it from the log
+                if (root / f"catalog.sqlite{suffix}").exists():
+                    shutil.copyfile(root / f"catalog.sqlite{suffix}", copy.with_name(f"catalog.sqlite{suffix}"))
+            return
+    src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(str(copy))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
 
 
 def _read_copy(root: Path, path: Path, copy: Path) -> CatalogView:
@@ -270,14 +290,7 @@ def lock_holders(root: Path) -> list[str]:
     """Processes holding the database's write lock or a collection's maintenance lock now (read-only test)."""
     found = []
     for lock in [root / "WRITE.lock", *sorted(root.glob("collections/*/MAINT.lock"))]:
-        try:
-            fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            pid = _getlk_pid(fd)
-        finally:
-            os.close(fd)
+        pid = holder_pid_of(lock)  # (through this process's own descriptor, where it has one)
         if pid is not None:
             found.append(f"pid {pid} holds {lock}")
     return found

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh .venv/ at the repository root. Quick when nothing changed:
-# it reinstalls only when pyproject.toml changes (a stamp holds its hash).
+# it reinstalls only when pyproject.toml, setup.py or the engine's C source changes (a stamp holds
+# their hash); the install also compiles engine/_ranking.c (optional: see setup.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.workbench-installed
-want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py engine/_ranking.c scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

@@ -171,8 +171,8 @@ def test_one_query_lists_match_the_batch_path(metric: str, unit: bool, wobble: f
     ix.build(x)
     assert ix.raw_cosine == (metric == "COSINE" and unit)
     re_ranked = 0
-    for q in rng.standard_normal((40, 8)).astype(np.float32) * 2.0:
-        lists = ix.search_one_lists(q[None], 10, {"ef": 48})
+    for i, q in enumerate(rng.standard_normal((40, 8)).astype(np.float32) * 2.0):
+        lists = ix.search_one_lists(q[None] if i % 2 else q, 10, 48)  # (1, dim) and (dim,)
         batch = ix.search(np.stack([q, -q]), 10, search_params={"ef": 48})
         assert lists is not None
         assert lists[0] == batch[0][0].tolist()
@@ -184,6 +184,6 @@ def test_one_query_lists_match_the_batch_path(metric: str, unit: bool, wobble: f
     assert re_ranked > 0 or not wobble
     # what it leaves to the full checks: not finite, zero, a squared norm beyond float32, k beyond the index
     for bad in ([np.nan] + [0.0] * 7, [np.inf] + [0.0] * 7, [0.0] * 8, [3e19] * 8):
-        assert ix.search_one_lists(np.array([bad], np.float32), 10, {"ef": 48}) is None
-    assert ix.search_one_lists(x[:1], 2000, None) is None
-    assert ix.search_one_lists(np.ones((1, 9), np.float32), 10, None) is None
+        assert ix.search_one_lists(np.array([bad], np.float32), 10, 48) is None
+    assert ix.search_one_lists(x[:1], 2000, 2000) is None
+    assert ix.search_one_lists(np.ones((1, 9), np.float32), 10, 48) is None

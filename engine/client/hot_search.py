@@ -66,18 +66,24 @@ class HotOffer:
     plan: SearchPlan
     snapshot: Snapshot
     seg: SealedSegment
+    index: HNSWIndex  # the segment's loaded graph of the field, the one the full path searched
 
 
 @dataclass(frozen=True)
 class _Entry:
     catalog: weakref.ref[Catalog]  # data_version counts per connection: a reopened database starts anew
-    stamp: tuple[int, int]
+    dv: int  # the stamp: data_version and this process's commits
+    commits: int
     plan_epoch: int
     coll: Collection
     plan: SearchPlan
     snapshot: weakref.ref[Snapshot]
     seg: weakref.ref[SealedSegment]
+    index: weakref.ref[HNSWIndex]
     index_rows: dict[str, Any]
+    field: str
+    ef: int  # the search breadth, resolved once (by the index's own rule)
+    floats: bool  # a FLOAT_VECTOR field: one query may take the quick conversion
     pk_name: str
     larger: bool
 
@@ -88,11 +94,6 @@ class HotSearches:
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], _Entry] = {}
         self._offers = threading.local()
-
-    @staticmethod
-    def key(collection_name: Any, db_name: str, filter: Any, limit: Any, output_fields: Any, search_params: Any,
-            anns_field: Any) -> tuple[Any, ...] | None:
-        return plan_key(collection_name, db_name, filter, limit, output_fields, search_params, anns_field)
 
     def expecting(self) -> bool:
         """Whether the front door waits for an offer on this thread (a search made inside another call,
@@ -127,8 +128,14 @@ class HotSearches:
             self._entries.pop(key, None)
             return
         shape = offer.plan.shape
-        entry = _Entry(weakref.ref(stamp[0]), stamp[1], offer.coll.plan_epoch, offer.coll, offer.plan,
-                       weakref.ref(offer.snapshot), weakref.ref(offer.seg), offer.seg.index_rows,
+        try:
+            ef = offer.index.resolve_ef(shape.fetch, shape.params)
+        except MilvusException:  # (the full path searched with it: not expected)
+            self._entries.pop(key, None)
+            return
+        entry = _Entry(weakref.ref(stamp[0]), stamp[1][0], stamp[1][1], offer.coll.plan_epoch, offer.coll,
+                       offer.plan, weakref.ref(offer.snapshot), weakref.ref(offer.seg), weakref.ref(offer.index),
+                       offer.seg.index_rows, shape.anns_field, ef, shape.top.dtype == DataType.FLOAT_VECTOR,
                        offer.coll.schema.primary_field.name, larger_is_closer(shape.metric))
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
@@ -143,7 +150,7 @@ class HotSearches:
         if catalog is None or entry.catalog() is not catalog:
             return None
         dv = catalog.data_version()
-        if (dv, catalog.commits) != entry.stamp:
+        if dv != entry.dv or catalog.commits != entry.commits:
             return None
         coll = entry.coll
         if not coll.is_current(dv):
@@ -151,29 +158,30 @@ class HotSearches:
                 coll.sync(dv)
             except MilvusException:
                 return None  # damage: the full path reports it
-        snap, seg = entry.snapshot(), entry.seg()
-        if snap is None or seg is None or coll.snapshot is not snap or coll.plan_epoch != entry.plan_epoch:
+        snap, seg, index = entry.snapshot(), entry.seg(), entry.index()
+        if (snap is None or seg is None or coll.snapshot is not snap
+                or coll.plan_epoch != entry.plan_epoch or seg.index_rows is not entry.index_rows
+                or seg.loaded_indexes.get(entry.field) is not index):
             return None
-        shape = entry.plan.shape
-        index = seg.loaded_indexes.get(shape.anns_field)
-        if not isinstance(index, HNSWIndex) or seg.index_rows is not entry.index_rows:
+        if index is None:  # (after the identity test, which narrows its type for mypy)
             return None
-        one = one_query(data, index.dim) if shape.top.dtype == DataType.FLOAT_VECTOR else None
+        plan = entry.plan
+        fetch = plan.shape.fetch
+        one = one_query(data, index.dim) if entry.floats else None
         if one is not None:  # one float32 query: its hits as lists (None: not all finite, or an edge case)
-            found = index.search_one_lists(one, shape.fetch, shape.params)
+            found = index.search_one_lists(one, fetch, entry.ef)
             if found is None:
                 return None
-            pages = [page_of_hit_lists(found[0], found[1], seg.pk_column(), entry.pk_name, shape.fetch,
-                                       entry.plan.offset, entry.larger)]
+            pages = [page_of_hit_lists(found[0], found[1], seg.pk_column(), entry.pk_name, fetch, plan.offset,
+                                       entry.larger)]
         else:
             try:
-                queries = prepare_queries(shape.top, data)
+                queries = prepare_queries(plan.shape.top, data)
             except MilvusException:
                 return None  # refused: by the full path, with its message
-            ids, dists = index.search(queries, shape.fetch, search_params=shape.params)
-            pages = pages_of_hits(ids, dists, seg.pk_column(), entry.pk_name, shape.fetch, entry.plan.offset,
-                                  entry.larger)
-        return ResultList(round_hits(pages, entry.plan.decimals))
+            ids, dists = index.search(queries, fetch, search_params=plan.shape.params)
+            pages = pages_of_hits(ids, dists, seg.pk_column(), entry.pk_name, fetch, plan.offset, entry.larger)
+        return ResultList(pages if plan.decimals < 0 else round_hits(pages, plan.decimals))
 
 
 def _catalog_of(client: Any) -> Catalog | None:
@@ -185,8 +193,9 @@ def _catalog_of(client: Any) -> Catalog | None:
 
 
 def one_query(data: Any, dim: int) -> np.ndarray | None:
-    """`data` as one float32 (1, dim) C-contiguous query when it is one in a common form: a list of one
-    float32 array or one list of Python floats, or a (dim,) or (1, dim) float32 array. None otherwise.
+    """`data` as one float32 C-contiguous query of `dim` values, (dim,) or (1, dim), when it is one in a
+    common form: a list of one float32 array or of one list of Python floats, or a (dim,) or (1, dim)
+    float32 array. None otherwise.
 
     Finiteness is not checked here (`HNSWIndex.search_one_lists` refuses what is not finite). A list
     of floats becomes float32 by the same rounding as the full path's float64 conversion then cast."""
@@ -195,16 +204,14 @@ def one_query(data: Any, dim: int) -> np.ndarray | None:
         if type(q) is list:
             if len(q) != dim or set(map(type, q)) != _FLOATS or not max(map(abs, q)) <= _F32_MAX:
                 return None  # (beyond float32, a cast would warn; the full path refuses it)
-            return np.array(q, dtype=np.float32).reshape(1, dim)
+            return np.array(q, dtype=np.float32)
     elif type(data) is np.ndarray:
         q = data
     else:
         return None
     if type(q) is not np.ndarray or q.dtype is not _F32 or not q.flags.c_contiguous:
         return None
-    if q.shape == (dim,):
-        return q.reshape(1, dim)
-    return q if q.shape == (1, dim) else None
+    return q if q.shape == (dim,) or q.shape == (1, dim) else None
 
 
 def hot_front(full_search: Any) -> Any:
@@ -222,7 +229,7 @@ def hot_front(full_search: Any) -> Any:
                 or search_aggregation is not None):
             key = None
         else:
-            key = hot.key(collection_name, self._db_name, filter, limit, output_fields, search_params, anns_field)
+            key = plan_key(collection_name, self._db_name, filter, limit, output_fields, search_params, anns_field)
         if key is None:
             return full_search(self, collection_name, data, filter, limit, output_fields, search_params, timeout,
                                partition_names, anns_field, ranker, function_chains, highlighter, ids,

@@ -593,8 +593,9 @@ class MilvusClient(PartitionsMixin, IndexesMixin, AdminMixin, PropertiesMixin, L
             return
         seg, field = live[0][0].data, known.shape.anns_field
         spec = coll.indexes.spec_for(field)
-        if spec is not None and isinstance(coll.indexes.get(seg, field, spec), HNSWIndex):
-            self._hot_searches.offer(HotOffer(coll, known, snap, seg))
+        index = None if spec is None else coll.indexes.get(seg, field, spec)
+        if isinstance(index, HNSWIndex):
+            self._hot_searches.offer(HotOffer(coll, known, snap, seg, index))
 
     def search_iterator(self, collection_name: str, data: Any, batch_size: int = 1000, filter: str | None = None,
                         limit: int = -1, output_fields: list[str] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from enum import IntEnum
 from typing import Any
@@ -67,11 +68,14 @@ class MutationResult(dict):
 
 class ResultList(list):  # type: ignore[type-arg]
     """The result of query, get, search and hybrid_search: a list, with pymilvus's `extra` dict
-    (`{"cost": 0}`: the engine has no cloud cost units)."""
+    (`{"cost": 0}`: the engine has no cloud cost units).
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.extra: dict[str, Any] = {"cost": 0}
+    `extra` is made on first use (its own dict for each result): a search in a loop makes a result per
+    call, and list's own constructor is the cheapest."""
+
+    @functools.cached_property
+    def extra(self) -> dict[str, Any]:
+        return {"cost": 0}
 
 
 class QueryIterator:

@@ -23,8 +23,11 @@ segments, the partitions named) is checked and resolved on every call.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from engine.ranking import native
 
 if TYPE_CHECKING:
     from engine.executor import OutputPlan
@@ -78,12 +81,18 @@ def _freeze(value: Any) -> Any:
     raise _NotPlain
 
 
-def plan_key(*parts: Any) -> tuple[Any, ...] | None:
-    """A hashable key of plain argument values (exact types kept), or None when one is not plain."""
+def python_plan_key(*parts: Any) -> tuple[Any, ...] | None:
+    """A hashable key of plain argument values (exact types kept), or None when one is not plain
+    (`plan_key`, where the compiled one is not built)."""
     try:
         return tuple([(type(p), p) if type(p) in _PLAIN else _freeze(p) for p in parts])
-    except _NotPlain:
+    except (_NotPlain, RecursionError):
         return None
+
+
+# The compiled one (engine/_ranking.c) builds the same key; it also gives None for containers nested
+# more than 32 deep, which no real call has (the call then simply takes the uncached path).
+plan_key: Callable[..., tuple[Any, ...] | None] = python_plan_key if native is None else native.plan_key
 
 
 class SearchPlanCache:

@@ -20,7 +20,6 @@ number of results it asks for (see ``_knn``).
 from __future__ import annotations
 
 import math
-import operator
 import os
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ from engine.index import hnsw_reorder
 from engine.index.base import INT32_MAX, Progress, RWLock, check_int, empty_result, read_meta, write_meta
 from engine.index.flat import exact_search
 from engine.index.hnsw_format import HnswStructure, parse_hnsw_index
+from engine.ranking import query_inverse_norm, row_inverse_norms, top_lists
 from engine.types import FLOAT_METRICS
 from engine.vectors.metrics import as_float_matrix, normalize_rows, worst_value
 
@@ -245,17 +245,14 @@ class HNSWIndex:
             q = as_float_matrix(q)
         if self.metric != "COSINE":
             return q, None
-        sq = np.einsum("ij,ij->i", q, q)
-        if (sq[0] != 0) if len(sq) == 1 else sq.all():  # one query: a scalar test, not a reduction
-            return q, np.float32(1.0) / np.sqrt(sq)
-        return q, np.divide(np.float32(1.0), np.sqrt(sq), out=np.zeros_like(sq), where=sq > 0)
+        return q, row_inverse_norms(q)
 
     def _search_one(
         self, q: np.ndarray, k: int, search_params: dict[str, Any] | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """One unfiltered query (the common call) with fewer numpy calls than the general path; None
-        where that path is needed (conversion, a zero query, k beyond the index, a dimension error,
-        a sparse graph). The same arithmetic, so the same ids and distances to the bit."""
+        where that path is needed (conversion, a zero or non-finite query, k beyond the index, a
+        dimension error, a sparse graph). The same arithmetic, so the same ids and distances to the bit."""
         if q.dtype != np.float32 or not q.flags.c_contiguous or q.shape[1] != self._dim:
             return None
         n = self.count
@@ -264,57 +261,39 @@ class HNSWIndex:
         ef = self.resolve_ef(k, search_params)
         inv_norm = None
         if self.metric == "COSINE":
-            sq = np.einsum("ij,ij->i", q, q)[0]
-            if sq == 0:
+            inv = query_inverse_norm(q)  # the value `row_inverse_norms` gives this row
+            if inv is None:
                 return None
-            inv_norm = np.float32(1.0) / np.sqrt(sq)  # float32 scalar arithmetic, as on a one-row array
+            inv_norm = np.float32(inv)
         try:
             return self._knn(q, k, ef, inv_norm)
         except RuntimeError:
             return None  # hnswlib found fewer than k (a sparse graph): the general path copes
 
-    def search_one_lists(
-        self, q: np.ndarray, k: int, search_params: dict[str, Any] | None
-    ) -> tuple[list[int], list[float]] | None:
-        """`_search_one` of a float32 (1, dim) C-contiguous query, the hits as lists (row ids, distances),
-        best first; None where `_search_one` would hand over to the general path, and for a query that
-        is not all finite (its squared norm tells: NaN and inf carry into it) or whose squared norm
-        overflows float32, which the caller must refuse or convert with the full checks.
+    def search_one_lists(self, q: np.ndarray, k: int, ef: int) -> tuple[list[int], list[float]] | None:
+        """`_search_one` of a float32 C-contiguous query of the index's dimension, (dim,) or (1, dim), with
+        the breadth `resolve_ef` gave for `k`; the hits as lists (row ids, distances), best first. None
+        where `_search_one` would hand over to the general path, and for a query that is not all finite
+        (its squared norm tells: NaN and inf carry into it) or whose squared norm overflows float32,
+        which the caller must refuse or convert with the full checks.
 
-        The same arithmetic in the same order as `_knn`, so the same ids and distances to the bit.
-        All the work that does not need the hits is done before the graph walk, and little after it:
-        a walk over a large graph leaves the CPU caches cold, and each numpy call after it costs
+        The same arithmetic in the same order as `_knn`, so the same ids and distances to the bit. The
+        work before and after the graph walk is one call each (`engine/ranking.py`, compiled where it is
+        built): a walk over a large graph leaves the CPU caches cold, and each numpy call after it costs
         microseconds (docs/indexes.md)."""
         n = self.count
-        if not 0 < k <= n or q.shape != (1, self._dim):
+        if not 0 < k <= n or q.size != self._dim:
             return None
-        ef = self.resolve_ef(k, search_params)
-        sq = np.einsum("ij,ij->i", q, q)[0]
-        if not 0 < sq < np.inf:  # NaN, inf or overflow; or a zero query (cosine 0 with every row)
+        inv_norm = query_inverse_norm(q)  # for every metric: None also tells a query that is not finite
+        if inv_norm is None:
             return None
-        inv_norm = np.float32(1.0) / np.sqrt(sq) if self.metric == "COSINE" else None
-        inv_rows = self._inverse_norms() if self.metric == "COSINE" and self.raw_cosine else None
+        cosine = self.metric == "COSINE"
+        inv_rows = self._inverse_norms() if cosine and self.raw_cosine else None
         try:
             labels, dist = self._walk(q, min(max(ef, k), n))
         except RuntimeError:
             return None  # hnswlib found fewer than asked (a sparse graph): the general path copes
-        rows = labels[0]
-        if self.metric == "L2":
-            return rows[:k].tolist(), dist[0][:k].tolist()
-        sim = np.subtract(np.float32(1.0), dist[0], out=dist[0])
-        if inv_norm is not None:
-            sim *= inv_norm
-        if inv_rows is None:
-            return rows[:k].tolist(), sim[:k].tolist()
-        sim *= inv_rows[rows]  # inner products with near-unit vectors: divide by their norms, re-rank
-        sl, rl = sim.tolist(), rows.tolist()
-        top = sl[:k]
-        # A stable sort of all (best first) would keep the first k as they are when they are in order
-        # and nothing after them is better than the k-th (a tie stays behind it).
-        if all(map(operator.ge, top, top[1:])) and (len(sl) == k or max(sl[k:]) <= top[-1]):
-            return rl[:k], top
-        best = sorted(range(len(sl)), key=sl.__getitem__, reverse=True)[:k]  # stable, as argsort of -sim
-        return [rl[i] for i in best], [sl[i] for i in best]
+        return top_lists(labels, dist, k, self.metric != "L2", inv_norm if cosine else None, inv_rows)
 
     def _raw_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, str]:
         """Vectors of ``rows`` and the metric to score them with."""

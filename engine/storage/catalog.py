@@ -23,8 +23,6 @@ Plain `sqlite3` is used (no sqlite-utils): it keeps the engine's import cheap.
 from __future__ import annotations
 
 import json
-import mmap
-import os
 import sqlite3
 import threading
 import time
@@ -82,9 +80,6 @@ class CatalogBusyError(MilvusException):
     """SQLite stayed locked by another process for longer than the busy timeout."""
 
 
-WAL_INDEX_HEADER = 48  # bytes of one copy of the WAL-index header at the start of the -shm file
-
-
 def now() -> float:
     return time.time()
 
@@ -97,10 +92,6 @@ class Catalog:
         self.lock = threading.RLock()
         self.commits = 0  # this connection's commits (PRAGMA data_version counts only other connections')
         self._pinned = threading.local()  # see pin_data_version
-        self._shm: mmap.mmap | None = None  # the WAL index, mapped read-only (see data_version)
-        self._closed = False
-        self._seen_header: bytes | None = None
-        self._seen_version = 0
         try:
             self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
             self.conn.execute("pragma busy_timeout = 30000")
@@ -202,38 +193,13 @@ class Catalog:
     def data_version(self) -> int:
         """Changes whenever another connection (process) commits to the catalog.
 
-        `PRAGMA data_version` costs a statement and two file-lock system calls. Every commit of any
-        connection rewrites the header of SQLite's WAL index (the ``-shm`` file: its last frame, and
-        new salts when the log restarts; sqlite.org/walformat.html), so while the header's bytes are
-        those read just before the last pragma, no commit came since and the pragma's answer stands.
-        The header is read from a read-only mapping of the file; a read torn by a commit in progress
-        differs from the last one and only costs the pragma."""
-        header = self._wal_index_header()
+        Always SQLite's own `PRAGMA data_version`. The engine never opens SQLite's files (the catalog,
+        its ``-wal`` or ``-shm``) with descriptors of its own: closing any descriptor of a file drops
+        every POSIX lock this process holds on it, SQLite's included, and then another process opening
+        the database believes itself alone and re-initialises the WAL index this one is using
+        (sqlite.org/howtocorrupt.html, 2.2; tests/test_sqlite_locks.py)."""
         with self.lock:
-            if header is not None and header == self._seen_header:
-                return self._seen_version
-            version = int(self.conn.execute("pragma data_version").fetchone()[0])
-            self._seen_header, self._seen_version = header, version
-            return version
-
-    def _wal_index_header(self) -> bytes | None:
-        """The first copy of the WAL-index header (48 bytes), or None where it cannot be mapped."""
-        shm = self._shm
-        if shm is None:
-            if self._closed:
-                return None
-            try:
-                fd = os.open(f"{self.path}-shm", os.O_RDONLY)
-                try:
-                    shm = self._shm = mmap.mmap(fd, WAL_INDEX_HEADER, access=mmap.ACCESS_READ)
-                finally:
-                    os.close(fd)
-            except (OSError, ValueError):  # not there yet (nothing read), or shorter than a header
-                return None
-        try:
-            return shm[:WAL_INDEX_HEADER]
-        except ValueError:  # closed by close() on another thread meanwhile
-            return None
+            return int(self.conn.execute("pragma data_version").fetchone()[0])
 
     def stamp(self) -> tuple[int, int]:
         """Changes whenever anyone, this process included, commits to the catalog."""
@@ -270,11 +236,6 @@ class Catalog:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
-            self._closed = True
-            if self._shm is not None:
-                self._shm.close()
-                self._shm = None
-            self._seen_header = None
 
 
 class Tx:

@@ -193,6 +193,26 @@ class FileLock:
         os.close(self._fd)
 
 
+def holder_pid_of(path: Path) -> int | None:
+    """The pid of another process holding the lock file at `path` now (None: free, held by this process,
+    or no such file). Tested through this process's own descriptor when it has the file open: closing a
+    second descriptor would drop the lock this process holds on it. While the test runs, no `FileLock`
+    of this process can open the file (the registry's guard is held)."""
+    key = str(Path(path).resolve())
+    with _SHARED_GUARD:
+        own = _SHARED.get(key)
+        if own is not None and not own._closed:
+            return _getlk_pid(own._fd)
+        try:
+            fd = os.open(key, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            return _getlk_pid(fd)
+        finally:
+            os.close(fd)
+
+
 # struct flock layouts: (format, order of l_type, l_whence, l_start, l_len, l_pid)
 if sys.platform.startswith("linux"):
     _FLOCK = "hhqqii"  # l_type, l_whence, (pad), l_start, l_len, l_pid, (pad)
