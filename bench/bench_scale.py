@@ -136,6 +136,9 @@ def report_from(paths: list[Path], out: Path) -> dict[str, Any]:
         if d.get("growth") and R.get("growth"):  # a second growth run: its own subsection
             extra.append(d)
             commands += [c for c in d.get("commands", []) if c not in commands]
+            for k in ("spawn", "milvus_lite", "write"):  # its other parts still replace earlier ones
+                if d.get(k) is not None:
+                    R[k] = d[k]
             continue
         for c in d.get("commands", []):
             if c not in commands:

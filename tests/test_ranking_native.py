@@ -14,6 +14,7 @@ import enum
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ def _python(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "native", None)
 
 
+def each_implementation() -> Iterator[str]:
+    """The loop's body runs with the compiled functions (where built), then with the Python code."""
+    for impl in ("compiled", "python"):
+        if impl == "compiled" and native is None:
+            continue
+        with pytest.MonkeyPatch.context() as m:
+            if impl == "python":
+                _python(m)
+            yield impl
+
+
 floats32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
 queries = st.integers(1, 40).flatmap(lambda d: st.lists(floats32, min_size=d, max_size=d))
 
@@ -72,16 +84,11 @@ def test_inverse_norms_match(q: list[float], scale: float) -> None:
 def test_inverse_norm_edges() -> None:
     """Zero, NaN, inf and a squared norm beyond float32 give None (one query) and 0 (rows), compiled or not."""
     bad = [[0.0, 0.0], [np.nan, 1.0], [np.inf, 0.0], [3e19, 3e19]]
-    for impl in ("native", "python"):
-        with pytest.MonkeyPatch.context() as m:
-            if impl == "python":
-                _python(m)
-            elif native is None:
-                continue
-            for row in bad:
-                assert ranking.query_inverse_norm(np.array([row], np.float32)) is None
-            got = ranking.row_inverse_norms(np.array(bad + [[3.0, 4.0]], np.float32))
-            assert got.tolist() == [0, 0, 0, 0, np.float32(0.2)]
+    for _ in each_implementation():
+        for row in bad:
+            assert ranking.query_inverse_norm(np.array([row], np.float32)) is None
+        got = ranking.row_inverse_norms(np.array(bad + [[3.0, 4.0]], np.float32))
+        assert got.tolist() == [0, 0, 0, 0, np.float32(0.2)]
 
 
 @st.composite
@@ -120,15 +127,10 @@ def test_top_lists_match(answer: tuple[Any, ...]) -> None:
 def test_top_lists_nan_and_bad_arguments() -> None:
     labels = np.array([[0, 1, 2]], dtype=np.uint64)
     dist = np.array([[0.1, np.nan, 0.3]], dtype=np.float32)
-    for impl in ("native", "python"):
-        with pytest.MonkeyPatch.context() as m:
-            if impl == "python":
-                _python(m)
-            elif native is None:
-                continue
-            assert ranking.top_lists(labels, dist, 2, True, None, None) is None  # NaN: left to numpy
-            rows, ds = ranking.top_lists(labels, dist, 2, False, None, None) or ([], [])  # L2: as given
-            assert rows == [0, 1] and ds[0] == np.float32(0.1) and np.isnan(ds[1])
+    for _ in each_implementation():
+        assert ranking.top_lists(labels, dist, 2, True, None, None) is None  # NaN: left to numpy
+        rows, ds = ranking.top_lists(labels, dist, 2, False, None, None) or ([], [])  # L2: as given
+        assert rows == [0, 1] and ds[0] == np.float32(0.1) and np.isnan(ds[1])
     if native is None:
         return
     good = np.array([[0.1, 0.2, 0.3]], dtype=np.float32)

@@ -18,8 +18,13 @@ has changed:
 * the collection's log: `Collection.sync` reads what other processes appended, as a full call does,
   and the collection's snapshot must be the very object the full path searched (a write of this
   process, or rows read from the log, or rows expired by a TTL make a new one);
-* the collection's plan epoch, the segment's index rows and its loaded graph (identity);
+* the collection's plan epoch, the segment's index rows and its loaded graph: the very graph the full
+  path searched (identity), with the search breadth it resolved for the shape;
 * the client: not closed, not in a forked child, the same current database (part of the key).
+
+The work around the walk (the call's key, the query's norm, the re-rank, the page of hits) is one call
+each into engine/_ranking.c where it is built (`engine.ranking`; numpy and Python otherwise, with the
+same results).
 
 Anything else, and anything unusual in the call (other keywords, a query the quick conversion does
 not take, a damaged log), goes to the full path, which then also gives every error: a call shape is
