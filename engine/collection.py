@@ -264,10 +264,14 @@ class Collection:
         if self.damage is not None or self._catalog_stale or dv != self._dv or self._wal_seen is None:
             return False
         try:
-            st = os.fstat(self._wal_fd)
+            return self._wal_state() == self._wal_seen
         except OSError:  # closed by a switch of the log meanwhile
             return False
-        return (st.st_size, st.st_mtime_ns) == self._wal_seen
+
+    def _wal_state(self) -> tuple[int, int]:
+        """(size, mtime_ns) of the open log: what `_wal_seen` keeps of a poll that found it complete."""
+        st = os.fstat(self._wal_fd)
+        return st.st_size, st.st_mtime_ns
 
     def _damage_error(self, kind: type[CorruptionError] | type[ReadOnlyError]) -> MilvusException:
         assert self.damage is not None
@@ -413,8 +417,7 @@ class Collection:
         that poll costs one fstat. Any other state reads the header."""
         if self._wal_fd < 0 or self.damage is not None:
             return
-        st = os.fstat(self._wal_fd)
-        seen = (st.st_size, st.st_mtime_ns)
+        seen = self._wal_state()
         if seen == self._wal_seen:
             return
         try:
@@ -439,7 +442,7 @@ class Collection:
                 f"write-ahead log {path} starts at record {got.header.start_lsn}, but the catalog "
                 f"{self.ctx.path / 'catalog.sqlite'} says {int(self._row['sealed_lsn']) + 1}: one of them is damaged",
                 str(path), -1)
-        if self._wal_problem is None and not got.torn_final and got.header.end == st.st_size == got.offset:
+        if self._wal_problem is None and not got.torn_final and got.header.end == seen[0] == got.offset:
             self._wal_seen = seen
         if got.records:
             self._publish()

@@ -60,18 +60,8 @@ def query_inverse_norm(q: np.ndarray) -> float | None:
     if native is not None:
         inv: float | None = native.query_inverse_norm(q)
         return inv
-    q1 = q.reshape(-1)
-    sq = float(np.einsum("i,i->", q1, q1, dtype=np.float64))
-    if sq <= _F32_MAX:
-        sf = np.float32(sq)  # (a tiny sum rounds to 0, as in C)
-    elif sq < np.inf:
-        with np.errstate(over="ignore"):  # beyond float32: inf, refused below
-            sf = np.float32(sq)
-    else:
-        return None  # NaN or inf
-    if not 0 < sf <= _F32_MAX:
-        return None
-    return float(np.float32(1.0) / np.sqrt(sf))
+    row = float(row_inverse_norms(q.reshape(1, -1))[0])  # (0 for a squared norm that is 0 or not finite)
+    return row if row > 0 else None
 
 
 def row_inverse_norms(q: np.ndarray) -> np.ndarray:
@@ -112,7 +102,6 @@ def top_lists(labels: np.ndarray, dist: np.ndarray, k: int, similarity: bool, in
         order = np.argsort(-sim, kind="stable")[:k]
         return rows[order].tolist(), sim[order].tolist()
     return rows[:k].tolist(), sim[:k].tolist()
-
 
 
 def hit_page(hit_type: type[dict[str, Any]], rows: list[int], ds: list[float], pks: np.ndarray, pk_name: str,

@@ -202,7 +202,7 @@ def holder_pid_of(path: Path) -> int | None:
     with _SHARED_GUARD:
         own = _SHARED.get(key)
         if own is not None and not own._closed:
-            return _getlk_pid(own._fd)
+            return own.holder_pid()
         try:
             fd = os.open(key, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
